@@ -1,0 +1,1 @@
+// Placeholder until the FuseAdapter target lands.
