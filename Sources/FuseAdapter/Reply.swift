@@ -35,7 +35,7 @@ enum Reply {
     static func error(_ request: fuse_req_t?, _ error: any Error, _ operation: StaticString, _ logger: Logger) {
         let fsError = error as? FSError ?? FSError(.ioError, "unexpected error: \(error)")
         switch fsError.errno {
-        case .noSuchFileOrDirectory, .noData, .fileExists:
+        case .noSuchFileOrDirectory, .noData, .fileExists, .notSupported:
             logger.trace("\(operation): \(fsError)")
         default:
             logger.notice("\(operation) refused: \(fsError)")

@@ -1,5 +1,6 @@
 // The core's one error type: every failure a file system call can report, with the errno the
 // FUSE adapter answers and a message that says why (logged once, by the adapter).
+import GRDB
 import SystemPackage
 
 public struct FSError: Error, CustomStringConvertible, Sendable {
@@ -26,6 +27,8 @@ public struct FSError: Error, CustomStringConvertible, Sendable {
         switch error {
         case let fsError as FSError: return fsError
         case let errno as Errno: return FSError(errno, "\(context): \(errno)")
+        case let database as DatabaseError where database.resultCode == .SQLITE_FULL:
+            return FSError(.noSpace, "\(context): the disk holding the catalog is full")
         default: return FSError(.ioError, "\(context): \(error)")
         }
     }

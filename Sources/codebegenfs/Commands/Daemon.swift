@@ -18,7 +18,7 @@ enum Daemon {
         defer { try? log.close() }
         var pipeEnds: [Int32] = [0, 0]
         // Close-on-exec: only the dup2'd copy (fd 3) may reach the child, or the parent never sees EOF.
-        guard pipe(&pipeEnds) == 0 else { throw ValidationError("pipe failed: \(String(cString: strerror(errno)))") }
+        guard pipe(&pipeEnds) == 0 else { throw CommandFailure("pipe failed: \(String(cString: strerror(errno)))") }
         for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         let readyFd: Int32 = 3
 
@@ -45,7 +45,7 @@ enum Daemon {
         let spawned = posix_spawn(&child, arguments[0], &actions, &attributes, cArguments, environ)
         close(pipeEnds[1])
         defer { close(pipeEnds[0]) }
-        guard spawned == 0 else { throw ValidationError("could not start the daemon: \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else { throw CommandFailure("could not start the daemon: \(String(cString: strerror(spawned)))") }
 
         let message = readAll(pipeEnds[0]).trimmingCharacters(in: .whitespacesAndNewlines)
         if message == "ready" {
@@ -54,7 +54,10 @@ enum Daemon {
         }
         var status: Int32 = 0
         waitpid(child, &status, 0)
-        throw ValidationError(message.isEmpty ? "the daemon exited before mounting; see \(dataDirectory.logPath)" : message)
+        throw CommandFailure(
+            message.isEmpty
+                ? "the daemon exited before mounting; see \(dataDirectory.logPath)"
+                : String(message.trimmingPrefix("error: ")))
     }
 
     /// Tells the parent waiting in `start` how mounting went, then closes the pipe.

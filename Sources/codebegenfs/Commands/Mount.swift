@@ -73,6 +73,12 @@ func resolveConfiguration(dataFlag: String?) throws -> Configuration {
     }
 }
 
+/// A command that could not do its job: printed as "Error: <description>", without the usage text.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 func absolutePath(_ path: String) -> String {
     let expanded = (path as NSString).expandingTildeInPath
     let url = URL(fileURLWithPath: expanded, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
