@@ -71,6 +71,9 @@ extension GenerationFileSystem {
             }
             return blob
         }
+        guard blobs.hasRoom(for: data.count) else {
+            throw FSError(.noSpace, "the disk holding the data directory is full")
+        }
         var written = 0
         while written < data.count {
             let result = pwrite(blob.descriptor.rawValue, data.baseAddress! + written, data.count - written, off_t(offset) + off_t(written))
@@ -102,7 +105,7 @@ extension GenerationFileSystem {
     /// close(2) of one descriptor: what was written through it is saved in the catalog.
     public func flush(handle: UInt64) throws(FSError) {
         try withLock { () throws(FSError) in
-            _ = try fileHandleLocked(handle)
+            guard case .blob(let blob) = try fileHandleLocked(handle), blob.writable else { return }
             try saveDirtyLocked()
         }
     }

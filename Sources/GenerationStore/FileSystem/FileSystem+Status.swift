@@ -4,7 +4,11 @@ import GRDB
 
 extension GenerationFileSystem {
     func versionStatusLocked(_ version: VersionRecord) throws(FSError) -> JSONValue {
-        try saveDirtyLocked()
+        do {
+            try saveDirtyLocked()
+        } catch {
+            logger.warning("status.json may show stale sizes: \(error)")
+        }
         let generation = try nodeLocked(version.generationNodeID)
         let project = try projectLocked(ofGeneration: generation)
         let totals = try readCatalogLocked("counting a version's files") {

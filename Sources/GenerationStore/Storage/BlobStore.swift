@@ -59,6 +59,16 @@ struct BlobStore: Sendable {
         unlink(path(ino).string)
     }
 
+    /// Whether `bytes` more of file data leave the catalog room to record them: writes stop short of
+    /// the last min(64 MiB, 5 %) of the disk, so sizes, unlinks and renames can still be committed.
+    func hasRoom(for bytes: Int) -> Bool {
+        var info = statvfs()
+        guard statvfs(root.string, &info) == 0 else { return true }
+        let blockSize = UInt64(info.f_frsize)
+        let reserve = min(64 << 20, UInt64(info.f_blocks) * blockSize / 20)
+        return UInt64(info.f_bavail) * blockSize >= UInt64(bytes) + reserve
+    }
+
     /// Bytes the blob occupies on disk (sparse files occupy less than their size).
     func allocatedBytes(_ ino: InodeNumber) -> UInt64 {
         var info = stat()
