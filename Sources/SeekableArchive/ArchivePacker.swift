@@ -81,7 +81,7 @@ public enum ArchivePacker {
         let count = path.withPlatformString { readlink($0, &buffer, capacity) }
         guard count >= 0 else { throw .io(operation: "readlink", path: path.string, errno: .current) }
         guard count < capacity else {
-            throw .io(operation: "readlink", path: path.string, errno: .nameTooLong)
+            throw .io(operation: "readlink", path: path.string, errno: .fileNameTooLong)
         }
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

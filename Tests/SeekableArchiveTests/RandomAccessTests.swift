@@ -73,7 +73,7 @@ final class RecordingSource: ArchiveByteSource {
         let recording = RecordingSource(descriptor)
         let reader = try SeekableTarReader(toc: toc, source: recording)
 
-        let entry = try #require(toc.entries.first { $0.path == "Sources/Logging/Logging.swift" })
+        let entry = try #require(toc.entries.first { $0.path == "Sources/Logging/Logger.swift" })
         let content = try reader.readFile(at: entry.path)
         #expect(content == (try TreeComparison.contents(source.appending(entry.path))))
         let fetched = recording.fetched.reduce(0) { $0 + $1.count }
@@ -92,7 +92,7 @@ final class RecordingSource: ArchiveByteSource {
         try Fixtures.exportSwiftLog(into: source)
         let archive = temp.sub("v1.tar.gz")
         let toc = try ArchivePacker.pack(directory: source, to: archive)
-        let path = "Sources/Logging/Logging.swift"
+        let path = "Sources/Logging/Logger.swift"
         let member = try #require(toc.entries.first { $0.path == path }?.members.first)
 
         var bytes = try TreeComparison.contents(archive)

@@ -14,7 +14,7 @@ import Testing
         let toc = try ArchivePacker.pack(directory: source, to: archive)
 
         #expect(toc.entries.count == (try TreeComparison.walk(source)).count)
-        #expect(toc.entries.contains { $0.path == "Sources/Logging/Logging.swift" })
+        #expect(toc.entries.contains { $0.path == "Sources/Logging/Logger.swift" })
         let problems = try RealTools.check(archive: archive, toc: toc, source: source, scratch: temp.path, subSecond: false)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         try expectTOCMatchesArchiveFile(toc, archive)

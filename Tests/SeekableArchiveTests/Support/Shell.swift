@@ -15,8 +15,8 @@ enum Shell {
         let id = UUID().uuidString
         let outURL = directory.appendingPathComponent("sh-\(id).out")
         let errURL = directory.appendingPathComponent("sh-\(id).err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
