@@ -40,7 +40,10 @@ public struct FileByteSource: ArchiveByteSource {
             while received < count {
                 let rest = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[received...])
                 do {
-                    let got = try descriptor.read(fromAbsoluteOffset: Int64(range.lowerBound) + Int64(received), into: rest)
+                    let got = try descriptor.read(
+                        fromAbsoluteOffset: Int64(range.lowerBound) + Int64(received),
+                        into: rest
+                    )
                     if got == 0 { break }
                     received += got
                 } catch {
@@ -50,7 +53,9 @@ public struct FileByteSource: ArchiveByteSource {
             }
             initialized = received
         }
-        if let failure { throw ArchiveError.io(operation: "pread", path: "<fd \(descriptor.rawValue)>", errno: failure) }
+        if let failure {
+            throw ArchiveError.io(operation: "pread", path: "<fd \(descriptor.rawValue)>", errno: failure)
+        }
         guard received == count else { throw ArchiveError.shortFetch(range: range, received: received) }
         return bytes
     }

@@ -32,12 +32,19 @@ public enum ArchivePacker {
                 throw .io(operation: "lstat", path: path.string, errno: error)
             }
             let mtime = ArchiveTimestamp(
-                seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int32(info.st_mtim.tv_nsec))
+                seconds: Int64(info.st_mtim.tv_sec),
+                nanoseconds: Int32(info.st_mtim.tv_nsec)
+            )
             let mode = UInt32(info.permissions.rawValue)
             switch info.type {
             case .regular:
                 let entry = ArchiveEntry(
-                    path: entryPath, kind: .file, mode: mode, mtime: mtime, size: UInt64(max(info.size, 0)))
+                    path: entryPath,
+                    kind: .file,
+                    mode: mode,
+                    mtime: mtime,
+                    size: UInt64(max(info.size, 0))
+                )
                 try writer.append(entry, contentsOf: path)
             case .directory:
                 let entry = ArchiveEntry(path: entryPath, kind: .directory, mode: mode, mtime: mtime)
@@ -45,8 +52,12 @@ public enum ArchivePacker {
                 try walk(path, relative: entryPath, writer: writer)
             case .symbolicLink:
                 let entry = ArchiveEntry(
-                    path: entryPath, kind: .symlink, mode: mode, mtime: mtime,
-                    linkTarget: try readLink(path, size: Int(max(info.size, 0))))
+                    path: entryPath,
+                    kind: .symlink,
+                    mode: mode,
+                    mtime: mtime,
+                    linkTarget: try readLink(path, size: Int(max(info.size, 0)))
+                )
                 try writer.append(entry, contentsOf: nil)
             default:
                 throw .unsupportedFileType(path: path.string)

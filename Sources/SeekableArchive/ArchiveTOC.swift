@@ -137,7 +137,9 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
             switch entry.type {
             case .file:
                 guard expectedOffset == entry.size, !entry.members.isEmpty else {
-                    throw .invalidTOC(reason: "members of '\(entry.path)' hold \(expectedOffset) of \(entry.size) bytes")
+                    throw .invalidTOC(
+                        reason: "members of '\(entry.path)' hold \(expectedOffset) of \(entry.size) bytes"
+                    )
                 }
                 guard let sha = entry.sha256, sha.utf8.count == 64,
                     sha.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })

@@ -47,7 +47,12 @@ enum FileIO {
         options: FileDescriptor.OpenOptions = []
     ) throws(ArchiveError) -> FileDescriptor {
         do {
-            return try FileDescriptor.open(path, mode, options: options.union(.closeOnExec), permissions: .init(rawValue: 0o644))
+            return try FileDescriptor.open(
+                path,
+                mode,
+                options: options.union(.closeOnExec),
+                permissions: .init(rawValue: 0o644)
+            )
         } catch {
             throw .io(operation: "open", path: path.string, errno: error as? Errno ?? .ioError)
         }

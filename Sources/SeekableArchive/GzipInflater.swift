@@ -91,7 +91,9 @@ final class GzipInflater {
             }
             if code == Z_STREAM_END {
                 if stream.pointee.avail_in != 0 {
-                    return .failure(InflateFailure(reason: "\(stream.pointee.avail_in) bytes after the end of the member"))
+                    return .failure(
+                        InflateFailure(reason: "\(stream.pointee.avail_in) bytes after the end of the member")
+                    )
                 }
                 return .success(.complete)
             }

@@ -123,8 +123,10 @@ public struct SeekableTarReader: Sendable {
             }
             if outcome == .complete && position < wantEnd {
                 throw ArchiveError.corruptMember(
-                    path: entry.path, offset: member.offset,
-                    reason: "inflates to \(position) bytes, the TOC needs \(wantEnd)")
+                    path: entry.path,
+                    offset: member.offset,
+                    reason: "inflates to \(position) bytes, the TOC needs \(wantEnd)"
+                )
             }
         }
     }

@@ -137,7 +137,12 @@ public final class SeekableTarWriter {
             try deflater.compress(Self.endOfArchive, sink: output.write)
             try deflater.finishMember(sink: output.write)
             let endMember = ArchiveTOC.Member(
-                offset: start, length: output.offset - start, dataOffset: 0, dataLength: 0, dataStart: 0)
+                offset: start,
+                length: output.offset - start,
+                dataOffset: 0,
+                dataLength: 0,
+                dataStart: 0
+            )
             try output.flush()
             try FileIO.fsync(output.descriptor, path: output.pathForErrors)
             if ownsDescriptor {
@@ -167,7 +172,8 @@ public final class SeekableTarWriter {
         }
     }
 
-    private func appendChecked(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError) {
+    private func appendChecked(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError)
+    {
         do {
             if entry.kind == .file {
                 try appendFile(entry, content: content, sourcePath: sourcePath)
@@ -203,8 +209,13 @@ public final class SeekableTarWriter {
                 try deflater.finishMember(sink: output.write)
                 members.append(
                     ArchiveTOC.Member(
-                        offset: memberStart, length: output.offset - memberStart,
-                        dataOffset: done - memberData, dataLength: memberData, dataStart: dataStart))
+                        offset: memberStart,
+                        length: output.offset - memberStart,
+                        dataOffset: done - memberData,
+                        dataLength: memberData,
+                        dataStart: dataStart
+                    )
+                )
                 memberStart = output.offset
                 memberData = 0
                 dataStart = 0
@@ -222,14 +233,22 @@ public final class SeekableTarWriter {
         try deflater.finishMember(sink: output.write)
         members.append(
             ArchiveTOC.Member(
-                offset: memberStart, length: output.offset - memberStart,
-                dataOffset: done - memberData, dataLength: memberData, dataStart: dataStart))
+                offset: memberStart,
+                length: output.offset - memberStart,
+                dataOffset: done - memberData,
+                dataLength: memberData,
+                dataStart: dataStart
+            )
+        )
         entries.append(tocEntry(entry, sha256: Hex.string(hasher.finalize()), members: members))
     }
 
     /// Adds a directory, a symlink or (when grouping) a small file to the shared member.
     private func appendToShared(
-        _ entry: ArchiveEntry, headers: [UInt8], content: FileDescriptor?, sourcePath: String
+        _ entry: ArchiveEntry,
+        headers: [UInt8],
+        content: FileDescriptor?,
+        sourcePath: String
     ) throws(ArchiveError) {
         if shared == nil {
             shared = SharedMember(start: output.offset)
@@ -256,7 +275,12 @@ public final class SeekableTarWriter {
         }
         let dataLength = entry.kind == .file ? entry.size : 0
         let placeholder = ArchiveTOC.Member(
-            offset: member.start, length: 0, dataOffset: 0, dataLength: dataLength, dataStart: member.uncompressed)
+            offset: member.start,
+            length: 0,
+            dataOffset: 0,
+            dataLength: dataLength,
+            dataStart: member.uncompressed
+        )
         member.uncompressed += dataLength + UInt64(entry.kind == .file ? TarHeader.padding(for: entry.size) : 0)
         member.entryIndices.append(entries.count)
         entries.append(tocEntry(entry, sha256: sha256, members: [placeholder]))
@@ -278,7 +302,11 @@ public final class SeekableTarWriter {
     }
 
     private func readContent(
-        _ content: FileDescriptor?, count: Int, entry: ArchiveEntry, done: UInt64, sourcePath: String
+        _ content: FileDescriptor?,
+        count: Int,
+        entry: ArchiveEntry,
+        done: UInt64,
+        sourcePath: String
     ) throws(ArchiveError) -> UnsafeRawBufferPointer {
         guard let content else {
             throw .contentSizeMismatch(path: entry.path, expected: entry.size, actual: done)
@@ -292,7 +320,11 @@ public final class SeekableTarWriter {
     }
 
     /// A content file that grew after its size was taken would make the TOC lie: refuse it.
-    private func expectEndOfContent(_ content: FileDescriptor?, entry: ArchiveEntry, sourcePath: String) throws(ArchiveError) {
+    private func expectEndOfContent(
+        _ content: FileDescriptor?,
+        entry: ArchiveEntry,
+        sourcePath: String
+    ) throws(ArchiveError) {
         guard let content else { return }
         let probe = UnsafeMutableRawBufferPointer(rebasing: readBuffer[..<1])
         let extra = try FileIO.readFully(content, into: probe, path: sourcePath)

@@ -28,7 +28,11 @@ struct Pack: ParsableCommand {
         let tocPath = Self.tocPath(forArchive: output)
         let json = try toc.encodeJSON()
         let descriptor = try FileDescriptor.open(
-            FilePath(tocPath), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            FilePath(tocPath),
+            .writeOnly,
+            options: [.create, .truncate],
+            permissions: [.ownerReadWrite, .groupRead, .otherRead]
+        )
         try descriptor.closeAfter { _ = try descriptor.writeAll(json) }
         print(tocPath)
     }

@@ -47,7 +47,9 @@ final class RecordingSource: ArchiveByteSource {
         // Half the ranges hit the large files, where they cross member boundaries.
         let large = files.filter { $0.size > 4 << 20 }
         for index in 0..<1000 {
-            let entry = index % 2 == 0 ? large[Int(generator.next() % UInt64(large.count))]
+            let entry =
+                index % 2 == 0
+                ? large[Int(generator.next() % UInt64(large.count))]
                 : files[Int(generator.next() % UInt64(files.count))]
             let size = entry.size
             let start = size == 0 ? 0 : generator.next() % (size + 1)
@@ -157,7 +159,12 @@ final class RecordingSource: ArchiveByteSource {
         let reader = try SeekableTarReader(toc: toc, source: FileByteSource(descriptor: descriptor))
         for path in ["nine-mib.bin", "sparse.bin", "empty.txt", "a/b/c/file.txt"] {
             let destination = temp.sub("out-" + path.replacingOccurrences(of: "/", with: "_"))
-            let out = try FileDescriptor.open(destination, .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
+            let out = try FileDescriptor.open(
+                destination,
+                .writeOnly,
+                options: [.create, .truncate],
+                permissions: .ownerReadWrite
+            )
             try out.closeAfter { try reader.writeFile(at: path, to: out) }
             #expect(try TreeComparison.sameContent(destination, source.appending(path)), "\(path)")
         }

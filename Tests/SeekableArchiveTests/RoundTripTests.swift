@@ -15,7 +15,13 @@ import Testing
 
         #expect(toc.entries.count == (try TreeComparison.walk(source)).count)
         #expect(toc.entries.contains { $0.path == "Sources/Logging/Logger.swift" })
-        let problems = try RealTools.check(archive: archive, toc: toc, source: source, scratch: temp.path, subSecond: false)
+        let problems = try RealTools.check(
+            archive: archive,
+            toc: toc,
+            source: source,
+            scratch: temp.path,
+            subSecond: false
+        )
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         try expectTOCMatchesArchiveFile(toc, archive)
     }
@@ -27,7 +33,13 @@ import Testing
         let archive = temp.sub("v1.tar.gz")
         let toc = try ArchivePacker.pack(directory: source, to: archive)
 
-        let problems = try RealTools.check(archive: archive, toc: toc, source: source, scratch: temp.path, subSecond: true)
+        let problems = try RealTools.check(
+            archive: archive,
+            toc: toc,
+            source: source,
+            scratch: temp.path,
+            subSecond: true
+        )
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         try expectTOCMatchesArchiveFile(toc, archive)
 
@@ -53,7 +65,13 @@ import Testing
         let archive = temp.sub("v1.tar.gz")
         let options = SeekableTarWriter.Options(smallFileGroupLimit: 32 * 1024)
         let toc = try ArchivePacker.pack(directory: source, to: archive, options: options)
-        let problems = try RealTools.check(archive: archive, toc: toc, source: source, scratch: temp.path, subSecond: false)
+        let problems = try RealTools.check(
+            archive: archive,
+            toc: toc,
+            source: source,
+            scratch: temp.path,
+            subSecond: false
+        )
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         let offsets = Set(toc.entries.filter { $0.type == .file }.map { $0.members[0].offset })
         #expect(offsets.count < toc.entries.filter { $0.type == .file }.count, "small files share members")

@@ -17,7 +17,13 @@ import Testing
     }
 
     @Test func headerFieldsAndChecksum() {
-        let block = TarHeader.block(name: Array("dir/file.txt".utf8), mode: 0o100644, size: 1234, mtime: 1_700_000_000, type: .regular)
+        let block = TarHeader.block(
+            name: Array("dir/file.txt".utf8),
+            mode: 0o100644,
+            size: 1234,
+            mtime: 1_700_000_000,
+            type: .regular
+        )
         #expect(block.count == 512)
         #expect(field(block, TarHeader.Field.name) == "dir/file.txt")
         #expect(field(block, TarHeader.Field.mode) == "0000644", "file-type bits are dropped")
@@ -38,12 +44,19 @@ import Testing
         let split = try #require(TarHeader.splitPath(path))
         #expect(split.prefix.count == 120 && split.name.count == 90)
         #expect(TarHeader.splitPath(Array(String(repeating: "x", count: 200).utf8)) == nil, "no slash")
-        #expect(TarHeader.splitPath(Array((String(repeating: "p", count: 40) + "/" + String(repeating: "n", count: 101)).utf8)) == nil)
+        #expect(
+            TarHeader.splitPath(
+                Array((String(repeating: "p", count: 40) + "/" + String(repeating: "n", count: 101)).utf8)
+            ) == nil
+        )
         #expect(TarHeader.splitPath(Array("short".utf8))?.prefix == [])
     }
 
     @Test func paxRecordLengthCountsItself() {
-        #expect(EntryHeaders.paxRecord(key: "mtime", value: "1700000000.123456789") == Array("30 mtime=1700000000.123456789\n".utf8))
+        #expect(
+            EntryHeaders.paxRecord(key: "mtime", value: "1700000000.123456789")
+                == Array("30 mtime=1700000000.123456789\n".utf8)
+        )
         // Payload " path=<91 bytes>\n" is 98 bytes: 98 + 2 digits = 100 needs 3 digits, so 101.
         let value = String(repeating: "v", count: 91)
         let record = EntryHeaders.paxRecord(key: "path", value: value)
@@ -69,9 +82,20 @@ import Testing
         let cases: [(ArchiveEntry, String)] = [
             (ArchiveEntry(path: "é.txt", kind: .file, mode: 0o644, mtime: time), "path=é.txt"),
             (ArchiveEntry(path: String(repeating: "x", count: 200), kind: .file, mode: 0o644, mtime: time), "path=xxx"),
-            (ArchiveEntry(path: "d", kind: .directory, mode: 0o755, mtime: (seconds: 1, nanoseconds: 5)), "mtime=1.000000005"),
+            (
+                ArchiveEntry(path: "d", kind: .directory, mode: 0o755, mtime: (seconds: 1, nanoseconds: 5)),
+                "mtime=1.000000005"
+            ),
             (ArchiveEntry(path: "big", kind: .file, mode: 0o644, mtime: time, size: 9 << 30), "size=9663676416"),
-            (ArchiveEntry(path: "l", kind: .symlink, mode: 0o777, mtime: time, linkTarget: String(repeating: "t", count: 101)), "linkpath=ttt"),
+            (
+                ArchiveEntry(
+                    path: "l",
+                    kind: .symlink,
+                    mode: 0o777,
+                    mtime: time,
+                    linkTarget: String(repeating: "t", count: 101)
+                ), "linkpath=ttt"
+            ),
             (ArchiveEntry(path: "old", kind: .file, mode: 0o644, mtime: ArchiveTimestamp(seconds: -10)), "mtime=-10"),
         ]
         for (entry, record) in cases {

@@ -20,7 +20,8 @@ enum Fixtures {
     static func exportGitTree(repository: String, tag: String, into directory: FilePath) throws {
         try Shell.run("mkdir -p \(Shell.quote(directory.string))")
         try Shell.run(
-            "git -C \(Shell.quote(repository)) archive \(tag) | tar -x -C \(Shell.quote(directory.string))")
+            "git -C \(Shell.quote(repository)) archive \(tag) | tar -x -C \(Shell.quote(directory.string))"
+        )
     }
 
     static func exportSwiftLog(into directory: FilePath) throws {

@@ -44,7 +44,13 @@ enum RealTools {
         """#
 
     /// Runs every check; returns the problems found (empty when all pass).
-    static func check(archive: FilePath, toc: ArchiveTOC, source: FilePath, scratch: FilePath, subSecond: Bool) throws
+    static func check(
+        archive: FilePath,
+        toc: ArchiveTOC,
+        source: FilePath,
+        scratch: FilePath,
+        subSecond: Bool
+    ) throws
         -> [String]
     {
         var problems: [String] = []
@@ -55,10 +61,14 @@ enum RealTools {
         if verbose.count != toc.entries.count {
             problems.append("tar -tzvf lists \(verbose.count) entries, the TOC has \(toc.entries.count)")
         }
-        let listed = Set(try Shell.run("tar --quoting-style=literal -tzf \(a)").stdout.split(separator: "\n").map(String.init))
+        let listed = Set(
+            try Shell.run("tar --quoting-style=literal -tzf \(a)").stdout.split(separator: "\n").map(String.init)
+        )
         let expected = Set(toc.entries.map { $0.type == .directory ? $0.path + "/" : $0.path })
         if listed != expected {
-            problems.append("tar -tzf names differ: missing \(expected.subtracting(listed).sorted().prefix(5)), extra \(listed.subtracting(expected).sorted().prefix(5))")
+            problems.append(
+                "tar -tzf names differ: missing \(expected.subtracting(listed).sorted().prefix(5)), extra \(listed.subtracting(expected).sorted().prefix(5))"
+            )
         }
 
         let extracted = scratch.appending("gnu-tar-extract")
@@ -68,7 +78,10 @@ enum RealTools {
 
         let script = scratch.appending("check.py")
         try Fixtures.writeFile(script, Array(pythonCheck.utf8), mode: 0o644)
-        let python = try Shell.run("python3 \(Shell.quote(script.string)) \(a) \(Shell.quote(source.string))", check: false)
+        let python = try Shell.run(
+            "python3 \(Shell.quote(script.string)) \(a) \(Shell.quote(source.string))",
+            check: false
+        )
         if python.status != 0 {
             problems.append("python tarfile: \(python.stderr)\(python.stdout)")
         } else if python.stdout.trimmingCharacters(in: .whitespacesAndNewlines) != String(toc.entries.count) {

@@ -53,12 +53,16 @@ enum TreeComparison {
                 continue
             }
             if node.stat.permissions != other.stat.permissions {
-                problems.append("mode differs: \(path): \(node.stat.permissions.rawValue) vs \(other.stat.permissions.rawValue)")
+                problems.append(
+                    "mode differs: \(path): \(node.stat.permissions.rawValue) vs \(other.stat.permissions.rawValue)"
+                )
             }
             if node.stat.st_mtim.tv_sec != other.stat.st_mtim.tv_sec {
                 problems.append("mtime differs: \(path): \(node.stat.st_mtim.tv_sec) vs \(other.stat.st_mtim.tv_sec)")
             } else if subSecond && node.stat.st_mtim.tv_nsec != other.stat.st_mtim.tv_nsec {
-                problems.append("mtime nanoseconds differ: \(path): \(node.stat.st_mtim.tv_nsec) vs \(other.stat.st_mtim.tv_nsec)")
+                problems.append(
+                    "mtime nanoseconds differ: \(path): \(node.stat.st_mtim.tv_nsec) vs \(other.stat.st_mtim.tv_nsec)"
+                )
             }
             if node.stat.type == .regular {
                 if try !sameContent(source.appending(path), copy.appending(path)) {
