@@ -18,7 +18,10 @@ extension GenerationFileSystem {
     }
 
     public func open(_ ino: InodeNumber, flags: Int32) throws(FSError) -> OpenedFile {
-        try withLock { () throws(FSError) -> OpenedFile in
+        if let virtual = VirtualEntry(ino: ino), !Self.isWriting(flags) {
+            try snapshotBeforeAnswering(virtual)
+        }
+        return try withLock { () throws(FSError) -> OpenedFile in
             if let virtual = VirtualEntry(ino: ino) {
                 if Self.isWriting(flags) { throw FSError.accessDenied("virtual files are read-only") }
                 let content = try virtualContentLocked(virtual)
