@@ -158,6 +158,13 @@ extension GenerationFileSystem {
             if let mtime = changes.mtime { node.mtimeNs = mtime.totalNanoseconds }
             node.ctimeNs = now.totalNanoseconds
             let sealing = node.role == .version && changes.mode.map { $0 & 0o222 == 0 } == true
+            if let id = node.id, references.isOpen(id), !sealing {
+                // An open file's attributes are saved with its size on flush, like its data.
+                nodes[id] = node
+                dirtyNodes.insert(id)
+                touchVersionLocked(node.versionID, at: now)
+                return entryLocked(node)
+            }
             let updated = node
             let sealedVersion = try writeCatalogLocked("changing attributes") { db -> VersionRecord? in
                 try updated.update(db)

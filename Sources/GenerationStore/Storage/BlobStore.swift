@@ -23,16 +23,6 @@ struct BlobStore: Sendable {
         root.appending(Self.fanOut(Int(ino % 256))).appending(String(ino))
     }
 
-    func create(_ ino: InodeNumber) throws(FSError) {
-        do {
-            let fd = try FileDescriptor.open(
-                path(ino), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
-            try fd.close()
-        } catch {
-            throw FSError.wrapping(error, "creating the blob of inode \(ino)")
-        }
-    }
-
     /// Opens the blob for reading, or reading and writing; a missing blob (a crash between the
     /// catalog insert and its creation) is created empty.
     func open(_ ino: InodeNumber, writable: Bool, append: Bool) throws(FSError) -> FileDescriptor {
