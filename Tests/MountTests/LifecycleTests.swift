@@ -23,14 +23,14 @@ struct LifecycleTests {
 
     /// Everything a user would check after a restart: contents, modes, mtimes, xattrs and the
     /// inode number of every path (virtual entries: inode only).
-    private static let fullOptions: TreeOptions = {
+    private static var fullOptions: TreeOptions {
         var o = TreeOptions()
         o.mtimes = true
         o.inodes = true
         o.xattrs = true
         o.volatile = { LifecycleTests.isVirtual($0) || !$0.hasPrefix("projects/") || $0.split(separator: "/").count < 5 }
         return o
-    }()
+    }
 
     /// A tree with every kind of entry, in a sealed v1 and an open v2.
     private func populate(_ fs: MountedFS) throws {

@@ -121,7 +121,7 @@ struct RealToolsTests {
             let fsck = try Shell.run("git fsck --full --strict", cwd: repo)
             #expect(fsck.succeeded, "\(fsck)")
             let stat = try Shell.check("git diff --stat HEAD~1 HEAD | tail -1", cwd: repo).stdout
-            #expect(stat.contains("changed"), stat)
+            #expect(stat.contains("changed"), "\(stat)")
 
             // A clone out of the mount has the same content.
             let out = try makeTemporaryDirectory(prefix: "mt-clone")

@@ -47,6 +47,9 @@ struct Outcome: Equatable, Hashable, CustomStringConvertible, Sendable {
     }
 }
 
+/// `stat(2)`, callable from inside `Sys` (where `stat` names the wrapper).
+private func statFollowingLinks(_ path: String, _ st: inout stat) -> Int32 { stat(path, &st) }
+
 /// An error thrown by the helpers when a call the test relies on (not the one under test) fails.
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
@@ -187,7 +190,7 @@ enum Sys {
 
     static func stat(_ path: String) -> FileInfo? {
         var st = Glibc.stat()
-        guard Glibc.stat(path, &st) == 0 else { return nil }
+        guard statFollowingLinks(path, &st) == 0 else { return nil }
         return FileInfo(st)
     }
 
