@@ -1,0 +1,219 @@
+// File content: create, open, read, write, flush, fsync, release, and setattr (truncate, chmod,
+// chown, utimens). Data goes straight to the blob with pread/pwrite; sizes and times are kept
+// in memory and written to the catalog on flush, fsync and release.
+import Foundation
+import SystemPackage
+
+extension GenerationFileSystem {
+    public func create(
+        parent: InodeNumber, name: [UInt8], mode: UInt32, flags: Int32, caller: Caller
+    ) throws(FSError) -> (Entry, OpenedFile) {
+        try NameRules.checkName(name)
+        return try withLock { () throws(FSError) -> (Entry, OpenedFile) in
+            let directory = try userDirectoryLocked(parent, forCreating: name)
+            let node = try insertUserNodeLocked(in: directory, name: name, role: .file, mode: mode, caller: caller)
+            let opened = try openBlobLocked(node, flags: flags)
+            return (entryLocked(node), opened)
+        }
+    }
+
+    public func open(_ ino: InodeNumber, flags: Int32) throws(FSError) -> OpenedFile {
+        try withLock { () throws(FSError) -> OpenedFile in
+            if let virtual = VirtualEntry(ino: ino) {
+                if Self.isWriting(flags) { throw FSError.accessDenied("virtual files are read-only") }
+                let content = try virtualContentLocked(virtual)
+                return addHandleLocked(.computed(content), directIO: true, keepCache: false)
+            }
+            let node = try nodeLocked(ino: ino)
+            guard node.role == .file else { throw FSError(.isDirectory, "not a regular file") }
+            if Self.isWriting(flags) || flags & O_TRUNC != 0 { try checkWritableLocked(node) }
+            if flags & O_TRUNC != 0, node.size > 0 {
+                try truncateLocked(node, to: 0)
+            }
+            return try openBlobLocked(try nodeLocked(ino: ino), flags: flags)
+        }
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`; returns how many were read (0 at end of file).
+    public func read(handle: UInt64, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(FSError) -> Int {
+        let file = try withLock { () throws(FSError) -> FileHandle in try fileHandleLocked(handle) }
+        switch file {
+        case .computed(let content):
+            guard offset < content.count else { return 0 }
+            let count = min(buffer.count, content.count - Int(offset))
+            content.withUnsafeBytes { source in
+                buffer.baseAddress?.copyMemory(from: source.baseAddress! + Int(offset), byteCount: count)
+            }
+            return count
+        case .blob(let blob):
+            var done = 0
+            while done < buffer.count {
+                let result = pread(blob.descriptor.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw FSError(Errno(rawValue: errno), "reading inode \(blob.nodeID)")
+                }
+                if result == 0 { break }
+                done += result
+            }
+            return done
+        }
+    }
+
+    /// Writes `data` at `offset` (at the end for O_APPEND handles); returns the bytes written.
+    public func write(handle: UInt64, offset: UInt64, data: UnsafeRawBufferPointer) throws(FSError) -> Int {
+        let blob = try withLock { () throws(FSError) -> BlobHandle in
+            guard case .blob(let blob) = try fileHandleLocked(handle), blob.writable else {
+                throw FSError(.badFileDescriptor, "handle is not open for writing")
+            }
+            if versions[blob.versionID]?.sealed == true {
+                throw FSError.sealed("the version was sealed while this file was open: the write is refused")
+            }
+            return blob
+        }
+        var written = 0
+        while written < data.count {
+            let result = pwrite(blob.descriptor.rawValue, data.baseAddress! + written, data.count - written, off_t(offset) + off_t(written))
+            if result < 0 {
+                if errno == EINTR { continue }
+                let error = FSError(Errno(rawValue: errno), "writing inode \(blob.nodeID)")
+                if written == 0 { throw error }
+                logger.warning("short write: \(error)")
+                break
+            }
+            written += result
+        }
+        var end = Int64(offset) + Int64(written)
+        if blob.append, let size = try? blob.descriptor.seek(offset: 0, from: .end) { end = size }
+        let now = Timespec.now()
+        lock.lock()
+        defer { lock.unlock() }
+        if var node = nodes[blob.nodeID] {
+            node.size = max(node.size, end)
+            node.mtimeNs = now.totalNanoseconds
+            node.ctimeNs = now.totalNanoseconds
+            nodes[blob.nodeID] = node
+            dirtyNodes.insert(blob.nodeID)
+        }
+        touchVersionLocked(blob.versionID, at: now)
+        return written
+    }
+
+    /// close(2) of one descriptor: what was written through it is saved in the catalog.
+    public func flush(handle: UInt64) throws(FSError) {
+        try withLock { () throws(FSError) in
+            _ = try fileHandleLocked(handle)
+            try saveDirtyLocked()
+        }
+    }
+
+    public func fsync(handle: UInt64, dataOnly: Bool) throws(FSError) {
+        let file = try withLock { () throws(FSError) -> FileHandle in try fileHandleLocked(handle) }
+        guard case .blob(let blob) = file else { return }
+        let result = dataOnly ? fdatasync(blob.descriptor.rawValue) : Glibc.fsync(blob.descriptor.rawValue)
+        if result != 0 { throw FSError(Errno(rawValue: errno), "syncing inode \(blob.nodeID)") }
+        try withLock { () throws(FSError) in try saveDirtyLocked() }
+        do {
+            try catalog.checkpoint()
+        } catch {
+            throw FSError.wrapping(error, "syncing the catalog")
+        }
+    }
+
+    public func release(handle: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let file = fileHandles.removeValue(forKey: handle), case .blob(let blob) = file else { return }
+        try? blob.descriptor.close()
+        if blob.writable { openWriters[blob.versionID, default: 1] -= 1 }
+        do {
+            try saveDirtyLocked()
+        } catch {
+            logger.error("could not save the size of inode \(blob.nodeID) on close: \(error)")
+        }
+        if references.closed(blob.nodeID) { releaseIfUnreferencedLocked(blob.nodeID) }
+    }
+
+    public func setattr(_ ino: InodeNumber, changes: AttributeChanges) throws(FSError) -> Entry {
+        try withLock { () throws(FSError) -> Entry in
+            if VirtualEntry(ino: ino) != nil { throw FSError.notPermitted("virtual entries cannot be changed") }
+            var node = try nodeLocked(ino: ino)
+            try checkWritableLocked(node)
+            if let size = changes.size {
+                guard node.role == .file else { throw FSError(.isDirectory, "only regular files can be truncated") }
+                try truncateLocked(node, to: size)
+                node = try nodeLocked(ino: ino)
+            }
+            let now = Timespec.now()
+            if let mode = changes.mode { node.mode = mode & 0o7777 }
+            if let uid = changes.uid { node.uid = uid }
+            if let gid = changes.gid { node.gid = gid }
+            if let atime = changes.atime { node.atimeNs = atime.totalNanoseconds }
+            if let mtime = changes.mtime { node.mtimeNs = mtime.totalNanoseconds }
+            node.ctimeNs = now.totalNanoseconds
+            let sealing = node.role == .version && changes.mode.map { $0 & 0o222 == 0 } == true
+            let updated = node
+            let sealedVersion = try writeCatalogLocked("changing attributes") { db -> VersionRecord? in
+                try updated.update(db)
+                guard sealing, var version = self.versions[updated.id ?? 0] else { return nil }
+                version.sealed = true
+                version.updatedAtNs = now.totalNanoseconds
+                try version.update(db)
+                return version
+            }
+            if let id = node.id, nodes[id] != nil { nodes[id] = node }
+            if let sealedVersion {
+                versions[sealedVersion.nodeID] = sealedVersion
+                logger.info("v\(sealedVersion.number) sealed by chmod a-w")
+            } else {
+                touchVersionLocked(node.versionID, at: now)
+            }
+            return entryLocked(node)
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func isWriting(_ flags: Int32) -> Bool { flags & O_ACCMODE != O_RDONLY }
+
+    private func openBlobLocked(_ node: Node, flags: Int32) throws(FSError) -> OpenedFile {
+        guard let id = node.id, let versionID = node.versionID else { throw FSError.notFound() }
+        let writable = Self.isWriting(flags)
+        let append = flags & O_APPEND != 0
+        let descriptor = try blobs.open(node.ino, writable: writable, append: append)
+        cacheLocked(nodes[id] ?? node)
+        references.opened(id)
+        if writable { openWriters[versionID, default: 0] += 1 }
+        let sealed = versions[versionID]?.sealed == true
+        return addHandleLocked(
+            .blob(BlobHandle(nodeID: id, versionID: versionID, descriptor: descriptor, writable: writable, append: append)),
+            directIO: false, keepCache: sealed)
+    }
+
+    private func addHandleLocked(_ file: FileHandle, directIO: Bool, keepCache: Bool) -> OpenedFile {
+        let handle = nextHandle
+        nextHandle += 1
+        fileHandles[handle] = file
+        return OpenedFile(handle: handle, directIO: directIO, keepCache: keepCache)
+    }
+
+    private func fileHandleLocked(_ handle: UInt64) throws(FSError) -> FileHandle {
+        guard let file = fileHandles[handle] else { throw FSError(.badFileDescriptor, "unknown file handle \(handle)") }
+        return file
+    }
+
+    private func truncateLocked(_ node: Node, to size: UInt64) throws(FSError) {
+        guard let id = node.id else { return }
+        try blobs.truncate(node.ino, size: size)
+        var changed = nodes[id] ?? node
+        let now = Timespec.now()
+        changed.size = Int64(size)
+        changed.mtimeNs = now.totalNanoseconds
+        changed.ctimeNs = now.totalNanoseconds
+        let saved = changed
+        try writeCatalogLocked("truncating") { db in try saved.update(db) }
+        nodes[id] = changed
+        dirtyNodes.remove(id)
+        touchVersionLocked(node.versionID, at: now)
+    }
+}

@@ -1,0 +1,146 @@
+// Looking things up: lookup and forget, getattr, readlink, and directory listings.
+import Foundation
+
+extension GenerationFileSystem {
+    /// The entry called `name` in directory `parent`. A real entry carries one lookup
+    /// reference, which the kernel gives back with `forget`.
+    public func lookup(parent: InodeNumber, name: [UInt8]) throws(FSError) -> Entry {
+        try NameRules.checkName(name)
+        return try withLock { () throws(FSError) -> Entry in
+            if let view = VirtualEntry(ino: parent) {
+                return try lookupInViewLocked(view, name)
+            }
+            let directory = try nodeLocked(ino: parent)
+            guard directory.kind == .directory else { throw FSError(.notDirectory, "not a directory") }
+            if let virtual = VirtualEntry.named(name, in: directory) {
+                return try virtualEntryLocked(virtual)
+            }
+            guard let child = try childLocked(directory, name), let id = child.id else {
+                throw FSError.notFound()
+            }
+            cacheLocked(child)
+            references.addLookup(id)
+            return entryLocked(child)
+        }
+    }
+
+    /// Gives back `count` lookup references to `ino`.
+    public func forget(_ ino: InodeNumber, count: UInt64) {
+        guard ino < VirtualEntry.marker, ino > 1 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let id = Int64(ino)
+        if references.forget(id, count: count) { releaseIfUnreferencedLocked(id) }
+    }
+
+    public func getattr(_ ino: InodeNumber) throws(FSError) -> Entry {
+        try withLock { () throws(FSError) -> Entry in
+            if let virtual = VirtualEntry(ino: ino) { return try virtualEntryLocked(virtual) }
+            return entryLocked(try nodeLocked(ino: ino))
+        }
+    }
+
+    public func readlink(_ ino: InodeNumber) throws(FSError) -> [UInt8] {
+        try withLock { () throws(FSError) -> [UInt8] in
+            if let virtual = VirtualEntry(ino: ino) {
+                guard let target = try linkTargetLocked(virtual) else { throw FSError.invalid("not a symbolic link") }
+                return target
+            }
+            let node = try nodeLocked(ino: ino)
+            guard let target = node.linkTarget else { throw FSError.invalid("not a symbolic link") }
+            return [UInt8](target)
+        }
+    }
+
+    // MARK: - Directories
+
+    /// Opens a directory: its listing is taken now, and readdir pages through it by offset.
+    public func opendir(_ ino: InodeNumber) throws(FSError) -> UInt64 {
+        try withLock { () throws(FSError) -> UInt64 in
+            let entries = try listingLocked(ino)
+            let handle = nextHandle
+            nextHandle += 1
+            directoryHandles[handle] = DirectoryHandle(directoryID: ino, entries: entries)
+            return handle
+        }
+    }
+
+    /// Hands the entries from `offset` on to `add` until it returns false (its buffer is full).
+    /// With `plus`, each real entry added gets a lookup reference, exactly as if looked up.
+    public func readdir(
+        handle: UInt64, offset: UInt64, plus: Bool, add: (DirectoryEntry, _ nextOffset: UInt64) -> Bool
+    ) throws(FSError) {
+        let entries = try withLock { () throws(FSError) -> ArraySlice<ListedEntry> in
+            guard var directory = directoryHandles[handle] else { throw FSError(.badFileDescriptor, "unknown directory handle") }
+            if offset == 0, !directory.entries.isEmpty {
+                // A rewind: list again so the caller sees changes made since opendir.
+                directory.entries = try listingLocked(directory.directoryID)
+                directoryHandles[handle] = directory
+            }
+            guard offset < directory.entries.count else { return [] }
+            return directory.entries[Int(offset)...]
+        }
+        var added: [Node] = []
+        var next = offset
+        for listed in entries {
+            next += 1
+            guard add(listed.entry, next) else { break }
+            if plus, !listed.entry.isDotEntry, let node = listed.node { added.append(node) }
+        }
+        guard !added.isEmpty else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        for node in added {
+            guard let id = node.id else { continue }
+            if nodes[id] == nil { nodes[id] = node }
+            references.addLookup(id)
+        }
+    }
+
+    public func releasedir(handle: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        directoryHandles[handle] = nil
+    }
+
+    private func listingLocked(_ ino: InodeNumber) throws(FSError) -> [ListedEntry] {
+        var listed: [ListedEntry] = []
+        func dot(_ name: String, _ attributes: Attributes) {
+            listed.append(
+                ListedEntry(
+                    entry: DirectoryEntry(name: Array(name.utf8), attributes: attributes, timeout: 0, isDotEntry: true),
+                    node: nil))
+        }
+        func add(_ name: [UInt8], _ entry: Entry, node: Node? = nil) {
+            listed.append(
+                ListedEntry(
+                    entry: DirectoryEntry(name: name, attributes: entry.attributes, timeout: entry.timeout, isDotEntry: false),
+                    node: node))
+        }
+        if let view = VirtualEntry(ino: ino) {
+            let entry = try virtualEntryLocked(view)
+            dot(".", entry.attributes)
+            dot("..", attributes(of: try nodeLocked(Catalog.rootID)))
+            for generation in try viewMembersLocked(view) {
+                let link = VirtualEntry(owner: generation.id ?? 0, kind: view.kind == .generationsView ? .generationsViewLink : .activeViewLink)
+                add(generation.nameBytes, try virtualEntryLocked(link))
+            }
+            return listed
+        }
+        let directory = try nodeLocked(ino: ino)
+        guard directory.kind == .directory, let directoryID = directory.id else {
+            throw FSError(.notDirectory, "not a directory")
+        }
+        dot(".", attributes(of: directory))
+        dot("..", attributes(of: try nodeLocked(directory.parentID ?? Catalog.rootID)))
+        for (name, virtual) in VirtualEntry.listed(in: directory) where virtualExistsLocked(virtual) {
+            add(name, try virtualEntryLocked(virtual))
+        }
+        let children = try readCatalogLocked("listing a directory") { try Node.children($0, parent: directoryID) }
+        for child in children {
+            let current = child.id.flatMap { nodes[$0] } ?? child
+            add(current.nameBytes, entryLocked(current), node: current)
+        }
+        return listed
+    }
+}

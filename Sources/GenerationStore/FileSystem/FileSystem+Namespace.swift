@@ -1,0 +1,303 @@
+// Changing the tree: mkdir (projects, generations, versions, user directories), create,
+// symlink, unlink, rmdir, rename and link, with the placement rules of DESIGN §1.
+import Foundation
+import GRDB
+
+extension GenerationFileSystem {
+    public func mkdir(parent: InodeNumber, name: [UInt8], mode: UInt32, caller: Caller) throws(FSError) -> Entry {
+        try NameRules.checkName(name)
+        return try withLock { () throws(FSError) -> Entry in
+            let directory = try realDirectoryLocked(parent, forCreating: name)
+            let node: Node
+            switch directory.role {
+            case .projects: node = try createProjectLocked(in: directory, name: name, mode: mode, caller: caller)
+            case .projectGenerations: node = try createGenerationLocked(in: directory, name: name, mode: mode, caller: caller)
+            case .generation: node = try createVersionLocked(in: directory, name: name, mode: mode, caller: caller)
+            case .version, .dir:
+                node = try insertUserNodeLocked(in: directory, name: name, role: .dir, mode: mode, caller: caller)
+            default:
+                throw FSError.notPermitted("only projects may be created in projects/, generations in generations/, "
+                    + "versions in a generation and anything inside a version")
+            }
+            return entryLocked(node)
+        }
+    }
+
+    public func symlink(target: [UInt8], parent: InodeNumber, name: [UInt8], caller: Caller) throws(FSError) -> Entry {
+        try NameRules.checkName(name)
+        return try withLock { () throws(FSError) -> Entry in
+            let directory = try userDirectoryLocked(parent, forCreating: name)
+            let node = try insertUserNodeLocked(
+                in: directory, name: name, role: .symlink, mode: 0o777, caller: caller, linkTarget: target)
+            return entryLocked(node)
+        }
+    }
+
+    public func link(_ ino: InodeNumber, newParent: InodeNumber, newName: [UInt8]) throws(FSError) -> Entry {
+        throw FSError.notPermitted("hard links are not supported")
+    }
+
+    public func unlink(parent: InodeNumber, name: [UInt8]) throws(FSError) {
+        try NameRules.checkName(name)
+        try withLock { () throws(FSError) in
+            let (directory, child) = try existingUserChildLocked(parent, name, action: "unlink")
+            if child.kind == .directory { throw FSError(.isDirectory, "is a directory: use rmdir") }
+            try checkWritableLocked(directory)
+            let now = Timespec.now()
+            try writeCatalogLocked("unlinking \(NameRules.printable(name))") { db in
+                try self.detachLocked(child, db)
+                try self.touchDirectory(directory, at: now, db)
+            }
+            touchVersionLocked(directory.versionID, at: now)
+        }
+    }
+
+    public func rmdir(parent: InodeNumber, name: [UInt8]) throws(FSError) {
+        try NameRules.checkName(name)
+        try withLock { () throws(FSError) in
+            let (directory, child) = try existingUserChildLocked(parent, name, action: "remove")
+            guard child.kind == .directory, let childID = child.id else { throw FSError(.notDirectory, "not a directory") }
+            try checkWritableLocked(directory)
+            let now = Timespec.now()
+            try writeCatalogLocked("removing directory \(NameRules.printable(name))") { db in
+                if try Node.hasChildren(db, parent: childID) { throw FSError(.directoryNotEmpty, "directory not empty") }
+                try self.detachLocked(child, db)
+                try self.touchDirectory(directory, at: now, db)
+            }
+            touchVersionLocked(directory.versionID, at: now)
+        }
+    }
+
+    public func rename(
+        parent: InodeNumber, name: [UInt8], newParent: InodeNumber, newName: [UInt8], mode: RenameMode
+    ) throws(FSError) {
+        try NameRules.checkName(name)
+        try NameRules.checkName(newName)
+        try withLock { () throws(FSError) in
+            let (source, moving) = try existingUserChildLocked(parent, name, action: "rename")
+            try checkWritableLocked(source)
+            let target = try userDirectoryLocked(newParent, forCreating: newName, allowExisting: true)
+            guard source.versionID == target.versionID else {
+                throw FSError(.improperLink, "cannot move entries between versions")
+            }
+            if mode == .exchange { throw FSError.invalid("RENAME_EXCHANGE is not supported") }
+            if moving.kind == .directory, try isLocked(target, inside: moving) {
+                throw FSError.invalid("cannot move a directory into itself")
+            }
+            let replaced = try childLocked(target, newName)
+            if let replaced {
+                if replaced.id == moving.id { return }
+                if mode == .noReplace { throw FSError.exists("\(NameRules.printable(newName)) exists") }
+                try checkReplaceableLocked(replaced, by: moving)
+            }
+            let now = Timespec.now()
+            var moved = moving
+            moved.parentID = target.id
+            moved.name = Data(newName)
+            moved.ctimeNs = now.totalNanoseconds
+            try writeCatalogLocked("renaming \(NameRules.printable(name))") { db in
+                if let replaced { try self.detachLocked(replaced, db) }
+                try moved.update(db)
+                try self.touchDirectory(source, at: now, db)
+                if target.id != source.id { try self.touchDirectory(target, at: now, db) }
+            }
+            if let id = moved.id, nodes[id] != nil { nodes[id] = moved }
+            touchVersionLocked(source.versionID, at: now)
+        }
+    }
+
+    // MARK: - Structure
+
+    private func createProjectLocked(in projects: Node, name: [UInt8], mode: UInt32, caller: Caller) throws(FSError) -> Node {
+        _ = try NameRules.parseID(name, what: "project")
+        if try childLocked(projects, name) != nil { throw FSError.exists("project exists") }
+        let now = Timespec.now()
+        return try writeCatalogLocked("creating a project") { db in
+            let project = try self.insertNode(in: projects, name: name, role: .project, mode: mode, caller: caller, now: now, db)
+            _ = try self.insertNode(
+                in: project, name: VirtualEntry.generations, role: .projectGenerations, mode: 0o755, caller: caller,
+                now: now, db)
+            return project
+        }
+    }
+
+    private func createGenerationLocked(in container: Node, name: [UInt8], mode: UInt32, caller: Caller) throws(FSError) -> Node {
+        let id = try NameRules.parseID(name, what: "generation")
+        if try readCatalogLocked("looking up a generation", { try Node.generation($0, id: id) }) != nil {
+            throw FSError.exists("generation id \(id) is already used (generation ids are unique in the mount)")
+        }
+        let now = Timespec.now()
+        return try writeCatalogLocked("creating a generation") { db in
+            try self.insertNode(in: container, name: name, role: .generation, mode: mode, caller: caller, now: now, db)
+        }
+    }
+
+    private func createVersionLocked(in generation: Node, name: [UInt8], mode: UInt32, caller: Caller) throws(FSError) -> Node {
+        guard let generationID = generation.id else { throw FSError.notFound() }
+        let previous = latestVersion[generationID].flatMap { versions[$0] }
+        let expected = (previous?.number ?? 0) + 1
+        guard let number = NameRules.versionNumber(name) else {
+            throw FSError.invalid("invalid version name \(NameRules.printable(name)): the next version is v\(expected)")
+        }
+        guard number == expected else {
+            throw FSError.invalid("cannot create v\(number): the next version of this generation is v\(expected)")
+        }
+        let now = Timespec.now()
+        let (node, record) = try writeCatalogLocked("creating a version") { db in
+            var node = try self.insertNode(in: generation, name: name, role: .version, mode: mode, caller: caller, now: now, db)
+            node.versionID = node.id
+            try node.update(db)
+            self.cacheLocked(node)
+            let record = VersionRecord(
+                nodeID: node.id ?? 0, generationNodeID: generationID, number: number, sealed: false,
+                createdAtNs: now.totalNanoseconds, updatedAtNs: now.totalNanoseconds)
+            try record.insert(db)
+            if var previous {
+                previous.sealed = true
+                try previous.update(db)
+            }
+            return (node, record)
+        }
+        if var previous {
+            previous.sealed = true
+            versions[previous.nodeID] = previous
+            logger.info("v\(previous.number) of \(NameRules.printable(generation.nameBytes)) sealed by creating v\(number)")
+        }
+        versions[record.nodeID] = record
+        latestVersion[generationID] = record.nodeID
+        return node
+    }
+
+    // MARK: - Placement checks
+
+    /// The real directory `ino`, into which `name` is about to be created.
+    func realDirectoryLocked(_ ino: InodeNumber, forCreating name: [UInt8]) throws(FSError) -> Node {
+        if let virtual = VirtualEntry(ino: ino) {
+            if virtual.kind.fileKind == .directory { throw FSError.notPermitted("generations/ and active/ are views: create under projects/") }
+            throw FSError(.notDirectory, "not a directory")
+        }
+        let directory = try nodeLocked(ino: ino)
+        guard directory.kind == .directory else { throw FSError(.notDirectory, "not a directory") }
+        if directory.role == .version, NameRules.versionReservedNames.contains(name) {
+            throw FSError.accessDenied("\(NameRules.printable(name)) is reserved for a virtual file at the root of a version")
+        }
+        return directory
+    }
+
+    /// A version or a directory inside one, into which a user entry called `name` goes.
+    func userDirectoryLocked(_ ino: InodeNumber, forCreating name: [UInt8], allowExisting: Bool = false) throws(FSError) -> Node {
+        let directory = try realDirectoryLocked(ino, forCreating: name)
+        guard directory.role == .version || directory.role == .dir else {
+            throw FSError.notPermitted("files can only be created inside a version (projects/<p>/generations/<g>/v<n>/)")
+        }
+        try checkWritableLocked(directory)
+        if !allowExisting, try childLocked(directory, name) != nil {
+            throw FSError.exists("\(NameRules.printable(name)) exists")
+        }
+        return directory
+    }
+
+    /// The user entry `name` in `parent`, refusing virtual and structural entries.
+    private func existingUserChildLocked(_ parent: InodeNumber, _ name: [UInt8], action: String) throws(FSError) -> (Node, Node) {
+        if VirtualEntry(ino: parent) != nil { throw FSError.notPermitted("cannot \(action) entries of a view") }
+        let directory = try nodeLocked(ino: parent)
+        if VirtualEntry.named(name, in: directory) != nil {
+            throw FSError.notPermitted("cannot \(action) the virtual entry \(NameRules.printable(name))")
+        }
+        guard let child = try childLocked(directory, name) else { throw FSError.notFound() }
+        guard child.role.isUserContent else {
+            throw FSError.notPermitted("cannot \(action) \(NameRules.printable(name)): it is part of the fixed layout")
+        }
+        return (directory, child)
+    }
+
+    private func checkReplaceableLocked(_ replaced: Node, by moving: Node) throws(FSError) {
+        switch (moving.kind == .directory, replaced.kind == .directory) {
+        case (true, false): throw FSError(.notDirectory, "cannot replace a non-directory with a directory")
+        case (false, true): throw FSError(.isDirectory, "cannot replace a directory with a non-directory")
+        case (true, true):
+            let replacedID = replaced.id ?? 0
+            if try readCatalogLocked("checking a directory", { try Node.hasChildren($0, parent: replacedID) }) {
+                throw FSError(.directoryNotEmpty, "the directory to replace is not empty")
+            }
+        case (false, false): break
+        }
+    }
+
+    /// Whether `directory` is `ancestor` or lies below it.
+    private func isLocked(_ directory: Node, inside ancestor: Node) throws(FSError) -> Bool {
+        var current = directory
+        while current.role == .dir || current.role == .version {
+            if current.id == ancestor.id { return true }
+            guard let parentID = current.parentID else { return false }
+            current = try nodeLocked(parentID)
+        }
+        return false
+    }
+
+    // MARK: - Rows
+
+    func insertUserNodeLocked(
+        in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil
+    ) throws(FSError) -> Node {
+        let now = Timespec.now()
+        let node = try writeCatalogLocked("creating \(NameRules.printable(name))") { db in
+            var node = Node(
+                id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
+                gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
+                mtimeNs: now.totalNanoseconds, ctimeNs: now.totalNanoseconds, linkTarget: linkTarget.map { Data($0) },
+                versionID: directory.versionID)
+            try node.insert(db)
+            try self.touchDirectory(directory, at: now, db)
+            return node
+        }
+        if role == .file { try blobs.create(node.ino) }
+        touchVersionLocked(directory.versionID, at: now)
+        cacheLocked(node)
+        references.addLookup(node.id ?? 0)
+        return node
+    }
+
+    private func insertNode(
+        in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, now: Timespec, _ db: Database
+    ) throws -> Node {
+        var node = Node(
+            id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
+            gid: caller.gid, size: 0, atimeNs: now.totalNanoseconds, mtimeNs: now.totalNanoseconds,
+            ctimeNs: now.totalNanoseconds, linkTarget: nil, versionID: nil)
+        try node.insert(db)
+        try touchDirectory(directory, at: now, db)
+        if role != .projectGenerations {
+            cacheLocked(node)
+            references.addLookup(node.id ?? 0)
+        }
+        return node
+    }
+
+    /// A directory's mtime and ctime follow changes to its entries.
+    private func touchDirectory(_ directory: Node, at time: Timespec, _ db: Database) throws {
+        guard let id = directory.id else { return }
+        var current = nodes[id] ?? directory
+        current.mtimeNs = time.totalNanoseconds
+        current.ctimeNs = time.totalNanoseconds
+        try current.update(db)
+        if nodes[id] != nil { nodes[id] = current }
+    }
+
+    /// Takes `node` out of the tree: deleted now, or kept nameless while a handle still reads it.
+    private func detachLocked(_ node: Node, _ db: Database) throws {
+        guard let id = node.id else { return }
+        if references.isOpen(id) {
+            var orphan = nodes[id] ?? node
+            orphan.parentID = nil
+            orphan.name = nil
+            try orphan.update(db)
+            nodes[id] = orphan
+        } else {
+            _ = try node.delete(db)
+            if node.role == .file { blobs.remove(node.ino) }
+            nodes[id] = nil
+            dirtyNodes.remove(id)
+        }
+    }
+}

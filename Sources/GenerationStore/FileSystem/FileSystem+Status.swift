@@ -1,0 +1,117 @@
+// The documents behind the virtual status.json files (DESIGN §3), and download URLs.
+import Foundation
+import GRDB
+
+extension GenerationFileSystem {
+    func versionStatusLocked(_ version: VersionRecord) throws(FSError) -> JSONValue {
+        try saveDirtyLocked()
+        let generation = try nodeLocked(version.generationNodeID)
+        let project = try projectLocked(ofGeneration: generation)
+        let totals = try readCatalogLocked("counting a version's files") {
+            try Node.contentTotals($0, version: version.nodeID)
+        }
+        let metadata = try readCatalogLocked("reading a version's metadata") {
+            try ExtendedAttribute.all($0, node: version.nodeID)
+        }
+        let url = downloadURLLocked(version)
+        return .object([
+            ("id", .string(String(decoding: generation.nameBytes, as: UTF8.self))),
+            ("project_id", .string(String(decoding: project.nameBytes, as: UTF8.self))),
+            ("version", .int(Int64(version.number))),
+            ("status", .string(versionStateLocked(version))),
+            ("sealed", .bool(version.sealed)),
+            ("files_count", .int(Int64(totals.files))),
+            ("bytes", .int(totals.bytes)),
+            ("download_url", .optional(url)),
+            ("download_url_expires_at", .null),
+            ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
+            ("upload", uploadStatusLocked(version)),
+            ("metadata", .object(metadata.map { Self.metadataMember($0) })),
+            ("created_at", .string(Self.iso8601(version.createdAtNs))),
+            ("updated_at", .string(Self.iso8601(version.updatedAtNs))),
+        ])
+    }
+
+    func generationStatusLocked(_ generation: Node) throws(FSError) -> JSONValue {
+        guard let generationID = generation.id else { throw FSError.notFound() }
+        let project = try projectLocked(ofGeneration: generation)
+        let own = versions.values.filter { $0.generationNodeID == generationID }.sorted { $0.number < $1.number }
+        var summaries: [JSONValue] = []
+        for version in own {
+            let totals = try readCatalogLocked("counting a version's files") {
+                try Node.contentTotals($0, version: version.nodeID)
+            }
+            summaries.append(
+                .object([
+                    ("version", .int(Int64(version.number))),
+                    ("status", .string(versionStateLocked(version))),
+                    ("sealed", .bool(version.sealed)),
+                    ("upload_state", .string(uploadStateLocked(version))),
+                    ("files_count", .int(Int64(totals.files))),
+                    ("download_url", .optional(downloadURLLocked(version))),
+                ]))
+        }
+        let latest = own.last
+        return .object([
+            ("id", .string(String(decoding: generation.nameBytes, as: UTF8.self))),
+            ("project_id", .string(String(decoding: project.nameBytes, as: UTF8.self))),
+            ("latest_version", latest.map { .int(Int64($0.number)) } ?? .null),
+            ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
+            ("download_url", .optional(latest.flatMap { downloadURLLocked($0) })),
+            ("versions", .array(summaries)),
+        ])
+    }
+
+    func rootStatusLocked() throws(FSError) -> JSONValue {
+        let counts = try readCatalogLocked("counting projects and generations") { db in
+            (
+                try Node.filter(Node.Columns.role == NodeRole.project).fetchCount(db),
+                try Node.filter(Node.Columns.role == NodeRole.generation).fetchCount(db)
+            )
+        }
+        return .object([
+            ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
+            ("remote", .null),
+            ("upload_queue", .object([("pending", .int(0)), ("uploading", .int(0)), ("failed", .int(0)), ("bytes_pending", .int(0))])),
+            (
+                "cache",
+                .object([
+                    ("bytes_used", .int(0)), ("limit_bytes", .int(configuration.cacheMaxBytes)),
+                    ("ttl_hours", .int(Int64(configuration.cacheTTLHours))),
+                ])
+            ),
+            ("projects", .int(Int64(counts.0))),
+            ("generations", .int(Int64(counts.1))),
+            ("versions", .int(Int64(versions.count))),
+        ])
+    }
+
+    /// "writing" while a version can still change, "completed" once sealed.
+    func versionStateLocked(_ version: VersionRecord) -> String {
+        version.sealed ? "completed" : "writing"
+    }
+
+    func uploadStateLocked(_ version: VersionRecord) -> String { "disabled" }
+
+    func uploadStatusLocked(_ version: VersionRecord) -> JSONValue {
+        .object([
+            ("state", .string(uploadStateLocked(version))), ("attempts", .int(0)), ("bytes_uploaded", .int(0)),
+            ("bytes_total", .int(0)), ("last_error", .null), ("uploaded_at", .null),
+        ])
+    }
+
+    /// The URL `download_url` answers; nil until archives exist.
+    func downloadURLLocked(_ version: VersionRecord) -> String? { nil }
+
+    private static func metadataMember(_ attribute: ExtendedAttribute) -> (String, JSONValue) {
+        let name = String(decoding: attribute.name, as: UTF8.self)
+        let key = name.hasPrefix("user.") ? String(name.dropFirst(5)) : name
+        return (key, .string(String(decoding: attribute.value, as: UTF8.self)))
+    }
+
+    static func iso8601(_ nanoseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
+    }
+}

@@ -1,0 +1,198 @@
+// The FUSE-free file system facade: every request of the FUSE adapter is one synchronous call
+// here, which applies the rules of DESIGN §1–§2 and §8 and answers values or an FSError.
+//
+// Locking: one lock (`lock`) guards all in-memory state below and every catalog write, so the
+// cache and the catalog change together. File data moves without it: read and write use the
+// handle's descriptor with pread/pwrite, then take the lock only to record size and times.
+// Helpers whose names end in `Locked` expect the lock to be held.
+import Foundation
+import GRDB
+import Logging
+import SystemPackage
+
+public final class GenerationFileSystem: @unchecked Sendable {
+    let catalog: Catalog
+    let blobs: BlobStore
+    let configuration: Configuration
+    let logger: Logger
+    let owner: Caller
+
+    /// Seconds the kernel may cache entries and attributes that can change (open versions, structure).
+    public static let shortTimeout = 1.0
+    /// Seconds for sealed content, which never changes.
+    public static let sealedTimeout = 86_400.0
+
+    let lock = NSLock()
+    // Guarded by `lock`:
+    var nodes: [Int64: Node] = [:]
+    /// Nodes whose size or times changed since they were last written to the catalog.
+    var dirtyNodes: Set<Int64> = []
+    var versions: [Int64: VersionRecord] = [:]
+    var dirtyVersions: Set<Int64> = []
+    /// The newest version node of each generation node.
+    var latestVersion: [Int64: Int64] = [:]
+    /// Handles open for writing, per version node.
+    var openWriters: [Int64: Int] = [:]
+    var references = References()
+    var fileHandles: [UInt64: FileHandle] = [:]
+    var directoryHandles: [UInt64: DirectoryHandle] = [:]
+    var nextHandle: UInt64 = 1
+
+    public init(dataDirectory: DataDirectory, configuration: Configuration, logger: Logger) throws {
+        owner = Caller(uid: getuid(), gid: getgid())
+        catalog = try Catalog(path: dataDirectory.catalogPath.string, owner: owner)
+        blobs = try BlobStore(root: dataDirectory.blobsPath)
+        self.configuration = configuration
+        self.logger = logger
+        try removeOrphans()
+        for version in try catalog.read(VersionRecord.all) {
+            versions[version.nodeID] = version
+            if let latest = latestVersion[version.generationNodeID], versions[latest].map({ $0.number > version.number }) == true {
+                continue
+            }
+            latestVersion[version.generationNodeID] = version.nodeID
+        }
+    }
+
+    /// Files unlinked while open when the last run ended: nothing can reach them any more.
+    private func removeOrphans() throws {
+        let orphans = try catalog.write { db in
+            let orphans = try Node.orphans(db)
+            for orphan in orphans { _ = try orphan.delete(db) }
+            return orphans
+        }
+        for orphan in orphans where orphan.role == .file { blobs.remove(orphan.ino) }
+        if !orphans.isEmpty { logger.info("removed \(orphans.count) files unlinked while open before the last unmount") }
+    }
+
+    func withLock<T>(_ body: () throws(FSError) -> T) throws(FSError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// Runs a catalog transaction; any failure becomes an FSError naming `context`.
+    func writeCatalogLocked<T>(_ context: String, _ body: (Database) throws -> T) throws(FSError) -> T {
+        do {
+            return try catalog.write(body)
+        } catch {
+            throw FSError.wrapping(error, context)
+        }
+    }
+
+    func readCatalogLocked<T>(_ context: String, _ body: (Database) throws -> T) throws(FSError) -> T {
+        do {
+            return try catalog.read(body)
+        } catch {
+            throw FSError.wrapping(error, context)
+        }
+    }
+
+    // MARK: - Nodes
+
+    func nodeLocked(_ id: Int64) throws(FSError) -> Node {
+        if let node = nodes[id] { return node }
+        guard let node = try readCatalogLocked("reading inode \(id)", { try Node.fetchOne($0, key: id) }) else {
+            throw FSError.notFound("inode \(id) does not exist")
+        }
+        return node
+    }
+
+    func nodeLocked(ino: InodeNumber) throws(FSError) -> Node {
+        guard ino < VirtualEntry.marker, ino > 0 else { throw FSError.notFound("inode \(ino) is not a stored node") }
+        return try nodeLocked(Int64(ino))
+    }
+
+    /// The real child called `name`, preferring the cached copy (it may hold unsaved sizes).
+    func childLocked(_ parent: Node, _ name: [UInt8]) throws(FSError) -> Node? {
+        guard let parentID = parent.id else { return nil }
+        let found = try readCatalogLocked("looking up \(NameRules.printable(name))") {
+            try Node.child($0, parent: parentID, name: name)
+        }
+        guard let found, let id = found.id else { return nil }
+        return nodes[id] ?? found
+    }
+
+    /// Keeps `node` in the cache while the kernel or a handle refers to it.
+    func cacheLocked(_ node: Node) {
+        guard let id = node.id else { return }
+        nodes[id] = node
+    }
+
+    /// Drops a node from the cache once nothing refers to it and its changes are saved;
+    /// removes it for good if it was unlinked.
+    func releaseIfUnreferencedLocked(_ id: Int64) {
+        guard !references.isReferenced(id) else { return }
+        if let node = nodes[id], node.parentID == nil, node.role != .root {
+            purgeLocked(node)
+            return
+        }
+        if !dirtyNodes.contains(id) { nodes[id] = nil }
+    }
+
+    /// Deletes an unlinked node's row and content.
+    func purgeLocked(_ node: Node) {
+        guard let id = node.id else { return }
+        do {
+            _ = try writeCatalogLocked("removing unlinked inode \(id)") { try node.delete($0) }
+        } catch {
+            logger.error("could not remove unlinked inode \(id): \(error); it is removed at the next mount")
+        }
+        if node.role == .file { blobs.remove(node.ino) }
+        nodes[id] = nil
+        dirtyNodes.remove(id)
+    }
+
+    /// Writes the unsaved sizes and times of nodes and versions to the catalog.
+    func saveDirtyLocked() throws(FSError) {
+        guard !dirtyNodes.isEmpty || !dirtyVersions.isEmpty else { return }
+        let changed = dirtyNodes.compactMap { nodes[$0] }
+        let changedVersions = dirtyVersions.compactMap { versions[$0] }
+        try writeCatalogLocked("saving file sizes and times") { db in
+            for node in changed { try node.update(db) }
+            for version in changedVersions { try version.update(db) }
+        }
+        dirtyNodes.removeAll()
+        dirtyVersions.removeAll()
+        for node in changed { if let id = node.id { releaseIfUnreferencedLocked(id) } }
+    }
+
+    // MARK: - Versions
+
+    /// The version a node belongs to, if it is a version directory or inside one.
+    func versionLocked(of node: Node) -> VersionRecord? {
+        node.versionID.flatMap { versions[$0] }
+    }
+
+    /// Refuses any change inside a sealed version.
+    func checkWritableLocked(_ node: Node) throws(FSError) {
+        if let version = versionLocked(of: node), version.sealed {
+            throw FSError.sealed("v\(version.number) is sealed: its content can no longer change")
+        }
+    }
+
+    func touchVersionLocked(_ versionID: Int64?, at time: Timespec) {
+        guard let versionID, var version = versions[versionID] else { return }
+        version.updatedAtNs = time.totalNanoseconds
+        versions[versionID] = version
+        dirtyVersions.insert(versionID)
+    }
+
+    // MARK: - Attributes
+
+    func attributes(of node: Node) -> Attributes {
+        Attributes(
+            ino: node.ino, kind: node.kind, mode: node.mode, nlink: 1, uid: node.uid, gid: node.gid,
+            size: node.kind == .directory ? 4096 : UInt64(node.size),
+            atime: Timespec(totalNanoseconds: node.atimeNs), mtime: Timespec(totalNanoseconds: node.mtimeNs),
+            ctime: Timespec(totalNanoseconds: node.ctimeNs))
+    }
+
+    func timeoutLocked(for node: Node) -> Double {
+        versionLocked(of: node)?.sealed == true ? Self.sealedTimeout : Self.shortTimeout
+    }
+
+    func entryLocked(_ node: Node) -> Entry {
+        Entry(attributes: attributes(of: node), timeout: timeoutLocked(for: node))
+    }
+}

@@ -1,0 +1,64 @@
+// Open file and directory handles, and the per-inode reference counts that decide when an
+// unlinked file's content may be removed.
+import SystemPackage
+
+/// What an open file handle reads from.
+enum FileHandle: Sendable {
+    /// A user file: its blob, opened for reading or for reading and writing.
+    case blob(BlobHandle)
+    /// A virtual file: its content, computed when it was opened.
+    case computed([UInt8])
+}
+
+struct BlobHandle: Sendable {
+    let nodeID: Int64
+    let versionID: Int64
+    let descriptor: FileDescriptor
+    let writable: Bool
+    let append: Bool
+}
+
+/// A directory listing, taken when the directory is opened (offsets index into it).
+struct DirectoryHandle: Sendable {
+    let directoryID: InodeNumber
+    var entries: [ListedEntry]
+}
+
+struct ListedEntry: Sendable {
+    let entry: DirectoryEntry
+    /// The catalog node behind a real entry: readdirplus caches it with its lookup reference.
+    let node: Node?
+}
+
+/// The kernel's references to catalog nodes (lookup counts, DESIGN's forget contract) and open handles.
+struct References {
+    private(set) var lookups: [Int64: UInt64] = [:]
+    private(set) var openHandles: [Int64: Int] = [:]
+
+    mutating func addLookup(_ id: Int64) { lookups[id, default: 0] += 1 }
+
+    /// Releases `count` lookups; returns true when none remain. A count larger than the kernel
+    /// was given is a bug in the reply path.
+    mutating func forget(_ id: Int64, count: UInt64) -> Bool {
+        guard let current = lookups[id] else { return true }
+        precondition(count <= current, "forget(\(id), \(count)) exceeds the \(current) lookups given")
+        if current == count {
+            lookups[id] = nil
+            return true
+        }
+        lookups[id] = current - count
+        return false
+    }
+
+    mutating func opened(_ id: Int64) { openHandles[id, default: 0] += 1 }
+
+    /// Returns true when the last handle on the node is gone.
+    mutating func closed(_ id: Int64) -> Bool {
+        let remaining = (openHandles[id] ?? 1) - 1
+        openHandles[id] = remaining > 0 ? remaining : nil
+        return remaining <= 0
+    }
+
+    func isReferenced(_ id: Int64) -> Bool { lookups[id] != nil || openHandles[id] != nil }
+    func isOpen(_ id: Int64) -> Bool { openHandles[id] != nil }
+}

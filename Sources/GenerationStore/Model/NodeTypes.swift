@@ -1,0 +1,142 @@
+// Value types the file system facade speaks in: inode numbers, kinds, roles, times, attributes.
+import Foundation
+import SystemPackage
+
+public typealias InodeNumber = UInt64
+
+/// What a node is for the user: the file type `stat` reports.
+public enum FileKind: String, Sendable, Codable {
+    case directory, file, symlink
+}
+
+/// Where a node sits in the fixed layout of DESIGN §1. Only `dir`, `file` and `symlink`
+/// are the user's own; the others are structure the rules create and protect.
+public enum NodeRole: String, Sendable, Codable, CaseIterable {
+    case root, projects, project, projectGenerations, generation, version
+    case dir, file, symlink
+
+    public var kind: FileKind {
+        switch self {
+        case .file: .file
+        case .symlink: .symlink
+        default: .directory
+        }
+    }
+
+    public var isUserContent: Bool { self == .dir || self == .file || self == .symlink }
+}
+
+public struct Timespec: Sendable, Hashable, Comparable {
+    public var seconds: Int64
+    public var nanoseconds: Int64
+
+    public init(seconds: Int64, nanoseconds: Int64) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
+    public init(totalNanoseconds: Int64) {
+        seconds = totalNanoseconds / 1_000_000_000
+        nanoseconds = totalNanoseconds % 1_000_000_000
+    }
+
+    public var totalNanoseconds: Int64 { seconds * 1_000_000_000 + nanoseconds }
+
+    public static func now() -> Timespec {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timespec(seconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec))
+    }
+
+    public static func < (lhs: Timespec, rhs: Timespec) -> Bool { lhs.totalNanoseconds < rhs.totalNanoseconds }
+}
+
+/// What `stat` shows for a node.
+public struct Attributes: Sendable, Equatable {
+    public var ino: InodeNumber
+    public var kind: FileKind
+    /// Permission bits only (07777); the adapter adds the file type bits.
+    public var mode: UInt32
+    public var nlink: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var size: UInt64
+    public var atime: Timespec
+    public var mtime: Timespec
+    public var ctime: Timespec
+}
+
+/// An answer to lookup, mkdir, create, symlink: the attributes plus how long the kernel may cache them.
+public struct Entry: Sendable {
+    public var attributes: Attributes
+    public var timeout: Double
+
+    public init(attributes: Attributes, timeout: Double) {
+        self.attributes = attributes
+        self.timeout = timeout
+    }
+}
+
+/// The caller of a request, as the kernel reports it.
+public struct Caller: Sendable {
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(uid: UInt32, gid: UInt32) {
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// The changes of one setattr request; nil means unchanged.
+public struct AttributeChanges: Sendable {
+    public var mode: UInt32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var size: UInt64?
+    public var atime: Timespec?
+    public var mtime: Timespec?
+
+    public init(
+        mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, size: UInt64? = nil,
+        atime: Timespec? = nil, mtime: Timespec? = nil
+    ) {
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.size = size
+        self.atime = atime
+        self.mtime = mtime
+    }
+}
+
+/// How an opened file is to be served by the kernel.
+public struct OpenedFile: Sendable {
+    public var handle: UInt64
+    /// Content computed on open (virtual files): bypass the page cache so `cat` sees every byte.
+    public var directIO: Bool
+    /// Sealed content never changes: the kernel may keep its page cache across opens.
+    public var keepCache: Bool
+}
+
+public struct DirectoryEntry: Sendable {
+    public var name: [UInt8]
+    public var attributes: Attributes
+    public var timeout: Double
+    /// "." and "..": listed, but not looked up (they carry no lookup reference).
+    public var isDotEntry: Bool
+}
+
+public struct FileSystemStatistics: Sendable {
+    public var blockSize: UInt64
+    public var blocks: UInt64
+    public var blocksFree: UInt64
+    public var blocksAvailable: UInt64
+    public var files: UInt64
+    public var filesFree: UInt64
+    public var nameMax: UInt64
+}
+
+public enum RenameMode: Sendable {
+    case replace, noReplace, exchange
+}

@@ -1,0 +1,68 @@
+// The content of user files: one blob file per inode under `<data>/blobs/<xx>/<ino>`, written
+// in place with pwrite (no catalog write per write call). The 256-way fan-out keeps directories small.
+import Foundation
+import SystemPackage
+
+struct BlobStore: Sendable {
+    let root: FilePath
+
+    init(root: FilePath) throws {
+        self.root = root
+        try DataDirectory.makeDirectory(root)
+        for index in 0..<256 {
+            try DataDirectory.makeDirectory(root.appending(Self.fanOut(index)))
+        }
+    }
+
+    private static func fanOut(_ value: Int) -> String {
+        let hex = String(value, radix: 16)
+        return hex.count == 1 ? "0" + hex : hex
+    }
+
+    func path(_ ino: InodeNumber) -> FilePath {
+        root.appending(Self.fanOut(Int(ino % 256))).appending(String(ino))
+    }
+
+    func create(_ ino: InodeNumber) throws(FSError) {
+        do {
+            let fd = try FileDescriptor.open(
+                path(ino), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
+            try fd.close()
+        } catch {
+            throw FSError.wrapping(error, "creating the blob of inode \(ino)")
+        }
+    }
+
+    /// Opens the blob for reading, or reading and writing; a missing blob (a crash between the
+    /// catalog insert and its creation) is created empty.
+    func open(_ ino: InodeNumber, writable: Bool, append: Bool) throws(FSError) -> FileDescriptor {
+        var options: FileDescriptor.OpenOptions = [.create, .closeOnExec]
+        if append { options.insert(.append) }
+        do {
+            return try FileDescriptor.open(
+                path(ino), writable ? .readWrite : .readOnly, options: options, permissions: [.ownerReadWrite],
+                retryOnInterrupt: true)
+        } catch {
+            throw FSError.wrapping(error, "opening the blob of inode \(ino)")
+        }
+    }
+
+    func truncate(_ ino: InodeNumber, size: UInt64) throws(FSError) {
+        let fd = try open(ino, writable: true, append: false)
+        defer { try? fd.close() }
+        if ftruncate(fd.rawValue, off_t(size)) != 0 {
+            throw FSError(Errno(rawValue: errno), "truncating the blob of inode \(ino)")
+        }
+    }
+
+    func remove(_ ino: InodeNumber) {
+        unlink(path(ino).string)
+    }
+
+    /// Bytes the blob occupies on disk (sparse files occupy less than their size).
+    func allocatedBytes(_ ino: InodeNumber) -> UInt64 {
+        var info = stat()
+        guard stat(path(ino).string, &info) == 0 else { return 0 }
+        return UInt64(info.st_blocks) * 512
+    }
+}

@@ -1,0 +1,50 @@
+// The data directory (DESIGN §7): created 0700 with files 0600, held by one mount at a time
+// through an exclusive lock on `<data>/lock`.
+import Foundation
+import SystemPackage
+
+public struct DataDirectory: Sendable {
+    public let root: FilePath
+
+    public var catalogPath: FilePath { root.appending("catalog.sqlite") }
+    public var blobsPath: FilePath { root.appending("blobs") }
+    public var archivesPath: FilePath { root.appending("archives") }
+    public var logPath: FilePath { root.appending("codebegenfs.log") }
+    var lockPath: FilePath { root.appending("lock") }
+
+    public init(_ root: FilePath) throws(FSError) {
+        self.root = root
+        umask(0o077)
+        do {
+            try Self.makeDirectory(root, intermediates: true)
+            chmod(root.string, 0o700)
+        } catch {
+            throw FSError.wrapping(error, "creating the data directory \(root)")
+        }
+    }
+
+    static func makeDirectory(_ path: FilePath, intermediates: Bool = false) throws {
+        if intermediates {
+            try FileManager.default.createDirectory(
+                atPath: path.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } else if mkdir(path.string, 0o700) != 0, errno != EEXIST {
+            throw Errno(rawValue: errno)
+        }
+    }
+
+    /// Takes the data directory's lock for the life of the returned descriptor.
+    /// Fails with EBUSY, naming the directory, while another process holds it.
+    public func lock() throws(FSError) -> FileDescriptor {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(lockPath, .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
+        } catch {
+            throw FSError.wrapping(error, "opening \(lockPath)")
+        }
+        if flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            try? fd.close()
+            throw FSError(.resourceBusy, "the data directory \(root) is in use by another mount (lock \(lockPath) is held)")
+        }
+        return fd
+    }
+}

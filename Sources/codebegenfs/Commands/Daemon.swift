@@ -1,0 +1,85 @@
+// Detaching: the mount re-executes itself with --foreground in a new session (fork() is unsafe
+// once Swift runtime threads exist), its output appended to the log, and waits on a pipe until
+// the child reports "ready" or an error.
+import ArgumentParser
+import Foundation
+import GenerationStore
+import SystemPackage
+
+/// glibc's POSIX_SPAWN_SETSID, hidden from Swift behind _GNU_SOURCE: the child starts a new session,
+/// so the terminal's signals (Ctrl-C) do not reach the daemon.
+private let posixSpawnSetsid: Int16 = 0x80
+
+enum Daemon {
+    static func start(mountpoint: String, configuration: Configuration, allowOther: Bool) throws {
+        let dataDirectory = try DataDirectory(FilePath(configuration.dataDirectory))
+        let log = try FileDescriptor.open(
+            dataDirectory.logPath, .writeOnly, options: [.create, .append, .closeOnExec], permissions: [.ownerReadWrite])
+        defer { try? log.close() }
+        var pipeEnds: [Int32] = [0, 0]
+        // Close-on-exec: only the dup2'd copy (fd 3) may reach the child, or the parent never sees EOF.
+        guard pipe(&pipeEnds) == 0 else { throw CommandFailure("pipe failed: \(String(cString: strerror(errno)))") }
+        for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let readyFd: Int32 = 3
+
+        var arguments = [executablePath(), "mount", mountpoint, "--foreground", "--data", configuration.dataDirectory,
+                         "--ready-fd", String(readyFd)]
+        if allowOther { arguments.append("--allow-other") }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, log.rawValue, 1)
+        posix_spawn_file_actions_adddup2(&actions, log.rawValue, 2)
+        posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], readyFd)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, posixSpawnSetsid)
+
+        let cArguments = arguments.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var child: pid_t = 0
+        // The child inherits the environment, so the service key never appears in its argv.
+        let spawned = posix_spawn(&child, arguments[0], &actions, &attributes, cArguments, environ)
+        close(pipeEnds[1])
+        defer { close(pipeEnds[0]) }
+        guard spawned == 0 else { throw CommandFailure("could not start the daemon: \(String(cString: strerror(spawned)))") }
+
+        let message = readAll(pipeEnds[0]).trimmingCharacters(in: .whitespacesAndNewlines)
+        if message == "ready" {
+            print("mounted \(mountpoint) (daemon pid \(child), log \(dataDirectory.logPath))")
+            return
+        }
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+        throw CommandFailure(
+            message.isEmpty
+                ? "the daemon exited before mounting; see \(dataDirectory.logPath)"
+                : String(message.trimmingPrefix("error: ")))
+    }
+
+    /// Tells the parent waiting in `start` how mounting went, then closes the pipe.
+    static func report(_ ready: FileDescriptor?, _ message: String) {
+        guard let ready else { return }
+        _ = try? ready.writeAll(Array((message + "\n").utf8))
+        try? ready.close()
+    }
+
+    private static func readAll(_ fd: Int32) -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}

@@ -1,0 +1,55 @@
+// Unit tests of configuration resolution (DESIGN §7): flags over environment over .env.
+import Testing
+
+@testable import GenerationStore
+
+@Suite struct ConfigurationTests {
+    @Test func defaults() throws {
+        let config = try Configuration.resolve(environment: ["HOME": "/home/u"], dotenv: nil, dataDirectoryFlag: nil)
+        #expect(config.dataDirectory == "/home/u/.local/share/codebegenfs")
+        #expect(config.useCloudStorage)
+        #expect(config.bucket == "codebegen-projects")
+        #expect(config.writeBackDelay == 2)
+        #expect(config.signedURLTTL == 3600)
+        #expect(config.cacheMaxBytes == 10 << 30)
+    }
+
+    @Test func environmentOverridesDotenvAndFlagOverridesBoth() throws {
+        let dotenv = """
+            # comment
+            export CACHE_PATH=/from/dotenv
+            SUPABASE_BUCKET="quoted-bucket"
+            WRITE_BACK_DELAY=5
+            USE_CLOUD_STORAGE=false
+            """
+        let config = try Configuration.resolve(
+            environment: ["WRITE_BACK_DELAY": "0.5"], dotenv: dotenv, dataDirectoryFlag: nil)
+        #expect(config.dataDirectory == "/from/dotenv")
+        #expect(config.bucket == "quoted-bucket")
+        #expect(config.writeBackDelay == 0.5)
+        #expect(config.useCloudStorage == false)
+        let flagged = try Configuration.resolve(environment: [:], dotenv: dotenv, dataDirectoryFlag: "/flag")
+        #expect(flagged.dataDirectory == "/flag")
+    }
+
+    @Test func badValuesAreClearErrors() {
+        #expect(throws: ConfigurationError("USE_CLOUD_STORAGE must be true or false, not \"maybe\"")) {
+            try Configuration.resolve(environment: ["USE_CLOUD_STORAGE": "maybe"], dotenv: nil, dataDirectoryFlag: "/d")
+        }
+        #expect(throws: ConfigurationError.self) {
+            try Configuration.resolve(environment: ["WRITE_BACK_DELAY": "-1"], dotenv: nil, dataDirectoryFlag: "/d")
+        }
+        #expect(throws: ConfigurationError.self) {
+            try Configuration.resolve(environment: ["SUPABASE_URL": "https://x.supabase.co"], dotenv: nil, dataDirectoryFlag: "/d")
+        }
+    }
+
+    @Test func descriptionHidesTheKey() throws {
+        let config = try Configuration.resolve(
+            environment: ["SUPABASE_URL": "https://x.supabase.co", "SUPABASE_SERVICE_KEY": "sekrit-key-123"],
+            dotenv: nil, dataDirectoryFlag: "/d")
+        #expect(config.serviceKey == "sekrit-key-123")
+        #expect(!config.description.contains("sekrit"))
+        #expect(!"\(config)".contains("sekrit"))
+    }
+}
