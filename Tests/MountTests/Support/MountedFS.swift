@@ -77,16 +77,19 @@ final class MountedFS: @unchecked Sendable {
     // MARK: mount table
 
     /// The file system type mounted at `path` according to /proc/self/mountinfo (topmost mount), or nil.
-    static func mountedType(at path: String) -> String? {
+    static func mountedType(at path: String) -> String? { mountEntry(at: path)?.type }
+
+    /// The topmost mount at `path`: its mount id (unique per mount) and file system type.
+    static func mountEntry(at path: String) -> (id: String, type: String)? {
         guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
-        var found: String?
+        var found: (id: String, type: String)?
         for line in text.split(separator: "\n") {
             let halves = line.components(separatedBy: " - ")
             guard halves.count >= 2 else { continue }
             let left = halves[0].split(separator: " ")
             let right = halves[1].split(separator: " ")
             guard left.count >= 5, let type = right.first else { continue }
-            if unescapeMountinfo(String(left[4])) == path { found = String(type) }
+            if unescapeMountinfo(String(left[4])) == path { found = (String(left[0]), String(type)) }
         }
         return found
     }
@@ -111,10 +114,12 @@ final class MountedFS: @unchecked Sendable {
 
     /// Spawns `codebegenfs mount <mnt> --foreground --data <data>` and waits until it is mounted.
     func start(extraArguments: [String] = []) throws {
+        // A dead mount left by kill -9 is still listed: wait for a mount with a new id.
+        let previous = Self.mountEntry(at: mountpoint)?.id
         let process = try spawnForeground(mountpoint: mountpoint, extraArguments: extraArguments)
         lock.withLock { self.process = process }
         let deadline = Date().addingTimeInterval(20)
-        while !isMounted {
+        while !(isMounted && Self.mountEntry(at: mountpoint)?.id != previous) {
             if !process.isRunning {
                 process.waitUntilExit()
                 throw TestFailure(
@@ -214,15 +219,15 @@ final class MountedFS: @unchecked Sendable {
     /// cannot hang the whole run (the blocked call then fails with ENOTCONN).
     func armWatchdog(seconds: Double) {
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
-            let process: Process? = lock.withLock {
-                if finished { return nil }
+            let (fired, process): (Bool, Process?) = lock.withLock {
+                if finished { return (false, nil) }
                 timedOutFlag = true
-                return self.process
+                return (true, self.process)
             }
-            guard let process else { return }
+            guard fired else { return }
             FileHandle.standardError.write(Data("[\(label)] watchdog: test ran over \(seconds) s, killing daemon\n".utf8))
-            kill(process.processIdentifier, SIGKILL)
-            for pid in daemonPids() { kill(pid, SIGKILL) }
+            if let process { kill(process.processIdentifier, SIGKILL) }
+            for pid in daemonPids() + lock.withLock({ extraPids }) { kill(pid, SIGKILL) }
             lazyUnmount()
         }
     }
