@@ -59,7 +59,10 @@ struct RulesTests {
             #expect(Sys.mkdir(v1 + "/d") == .ok)
             #expect(Sys.writeFile(v1 + "/d/b", "also kept") == .ok)
             #expect(Sys.symlink("a", v1 + "/ln") == .ok)
+            let early = try Sys.open(v1 + "/a", O_WRONLY).get()  // opened before sealing
+            defer { close(early) }
             #expect(Sys.mkdir(fs.path("projects/p1/generations/g1/v2")) == .ok)
+            #expect(Sys.pwriteAll(early, Array("late".utf8), at: 0) == .EROFS, "write through a descriptor opened before sealing")
             try expectSealed(v1)
             // The new version is open.
             #expect(Sys.writeFile(fs.path("projects/p1/generations/g1/v2/a"), "new") == .ok)
