@@ -60,7 +60,7 @@ struct APIError: Error, Sendable {
 
     var jsonBody: [UInt8] {
         let object: [String: String] = ["statusCode": statusCode, "error": error, "message": message, "code": code]
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map(Array.init) ?? []
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])).map(Array.init) ?? []
     }
 
     func response(head: Bool = false) -> Response {
@@ -78,7 +78,7 @@ struct APIError: Error, Sendable {
 /// JSON answers.
 enum JSONResponse {
     static func make(_ object: Any, status: Int = 200, headers extra: HTTPFields = [:]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
         var headers = extra
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.contentLength] = String(data.count)

@@ -1,6 +1,12 @@
 // Object bytes on disk: written to a temporary file, fsync'd and renamed into objects/<xx>/<id>.
 import Crypto
 import Foundation
+import NIOPosix
+
+/// Runs blocking file work (fsync, copies) on NIO's thread pool, never on the cooperative pool that serves requests.
+func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await NIOThreadPool.singleton.runIfActive(body)
+}
 
 enum BlobError: Error {
     case io(String, Int32)
@@ -27,21 +33,51 @@ struct BlobFiles: Sendable {
         "\(root)/objects/\(id.prefix(2))/\(id)"
     }
 
-    /// Makes the temporary file at `tmp` the object `id`: fsync, rename, fsync of the directory.
-    func commit(tmp: TempBlob, as id: String) throws {
-        try tmp.sync()
+    /// Makes the temporary blob the object `id`: fsync, rename, fsync of the directory (off the request threads).
+    /// On failure the temporary file is removed.
+    func commit(tmp: TempBlob, as id: String) async throws {
+        let (tmpPath, fd) = tmp.detach()
+        let target = path(ofObject: id)
         let dir = "\(root)/objects/\(id.prefix(2))"
-        if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw BlobError.io(dir, errno) }
-        guard rename(tmp.path, path(ofObject: id)) == 0 else { throw BlobError.io(tmp.path, errno) }
-        try Self.syncDirectory(dir)
+        try await offloaded {
+            defer { close(fd) }
+            do {
+                guard fsync(fd) == 0 else { throw BlobError.io(tmpPath, errno) }
+                if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw BlobError.io(dir, errno) }
+                guard rename(tmpPath, target) == 0 else { throw BlobError.io(tmpPath, errno) }
+                try Self.syncDirectory(dir)
+            } catch {
+                unlink(tmpPath)
+                throw error
+            }
+        }
     }
 
     func remove(id: String) {
         unlink(path(ofObject: id))
     }
 
-    /// Copies object `source` into a new temporary blob.
-    func copy(id source: String) throws -> TempBlob {
+    /// Copies object `source` into a new committed object `destination`.
+    func copy(id source: String, to destination: String) async throws {
+        let files = self
+        try await offloaded {
+            let tmp = try files.copyToTemporary(id: source)
+            let (tmpPath, fd) = tmp.detach()
+            defer { close(fd) }
+            let dir = "\(files.root)/objects/\(destination.prefix(2))"
+            do {
+                guard fsync(fd) == 0 else { throw BlobError.io(tmpPath, errno) }
+                if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw BlobError.io(dir, errno) }
+                guard rename(tmpPath, files.path(ofObject: destination)) == 0 else { throw BlobError.io(tmpPath, errno) }
+                try Self.syncDirectory(dir)
+            } catch {
+                unlink(tmpPath)
+                throw error
+            }
+        }
+    }
+
+    private func copyToTemporary(id source: String) throws -> TempBlob {
         let tmp = try TempBlob(directory: tmpDirectory)
         let fd = open(path(ofObject: source), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BlobError.io(path(ofObject: source), errno) }
@@ -104,10 +140,11 @@ final class TempBlob {
         "\"" + md5.finalize().map { String(format: "%02x", $0) }.joined() + "\""
     }
 
-    func sync() throws {
-        guard fsync(fd) == 0 else { throw BlobError.io(path, errno) }
-        close(fd)
+    /// Hands the path and open descriptor to the caller, who now owns both.
+    func detach() -> (path: String, fd: Int32) {
+        let r = (path, fd)
         fd = -1
+        return r
     }
 
     /// Drops an upload that will not be committed.

@@ -55,7 +55,9 @@ enum JSONBody {
 
     /// An integer that may arrive as a JSON number or a numeric string (the server coerces types).
     static func int(_ value: Any?) -> Int? {
-        if let n = value as? NSNumber, !(value is Bool) { return n.intValue }
+        // On Linux a JSON 1 also casts to Bool, so numbers are tried first.
+        if let n = value as? Int { return n }
+        if let d = value as? Double, d == d.rounded() { return Int(d) }
         if let s = value as? String { return Int(s) }
         return nil
     }

@@ -19,12 +19,7 @@ extension StorageService {
         }
         let id = UUID().uuidString.lowercased()
         let etag = blob.etag
-        do {
-            try blobs.commit(tmp: blob, as: id)
-        } catch {
-            blob.discard()
-            throw error
-        }
+        try await blobs.commit(tmp: blob, as: id)
         let now = Timestamp.iso()
         let row = ObjectRow(
             id: id, bucketID: bucketID, name: key, size: blob.size, mimetype: received.mimetype,
@@ -114,14 +109,8 @@ extension StorageService {
         let t = try await transferRequest(request)
         let upsert = request.headers.value(of: "x-upsert") == "true"
         let source = try await requireObject(bucket: t.bucket, key: t.source)
-        let blob = try blobs.copy(id: source.id)
         let id = UUID().uuidString.lowercased()
-        do {
-            try blobs.commit(tmp: blob, as: id)
-        } catch {
-            blob.discard()
-            throw error
-        }
+        try await blobs.copy(id: source.id, to: id)
         let now = Timestamp.iso()
         var row = source
         row.id = id

@@ -2,6 +2,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// A Supabase Storage look-alike serving `/storage/v1` from a data directory.
 ///
@@ -17,6 +18,7 @@ public actor StorageServer {
     private let secrets: Secrets
     private let logger: Logger
     private var runTask: Task<Void, any Error>?
+    private var serviceGroup: ServiceGroup?
     private var boundPort: Int?
 
     /// Creates the data directory (0700) and resolves the secrets; nothing listens yet.
@@ -61,11 +63,14 @@ public actor StorageServer {
             continuation.yield(port)
             continuation.finish()
         }
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let task = Task {
             defer { continuation.finish() }
-            try await app.run()
+            try await group.run()
         }
         runTask = task
+        serviceGroup = group
         for await port in ports {
             boundPort = port
             logger.info("storage server listening on \(configuration.host):\(port)")
@@ -80,9 +85,11 @@ public actor StorageServer {
     /// Stops listening and waits for the server to finish.
     public func stop() async {
         guard let task = runTask else { return }
-        task.cancel()
+        // Graceful: the listener closes, requests in flight finish, idle keep-alive connections are closed.
+        await serviceGroup?.triggerGracefulShutdown()
         _ = try? await task.value
         runTask = nil
+        serviceGroup = nil
         boundPort = nil
     }
 

@@ -5,13 +5,13 @@ import Logging
 
 /// The Supabase Storage implementation of ``ObjectStore``.
 ///
-/// Calls block a libcurl handle on a private dispatch queue and never the caller's executor, so it is safe
-/// to use from many tasks at once. Connections are kept alive between requests through a handle pool.
+/// Each call blocks a libcurl handle on a thread of its own, never the caller's executor or the width-limited
+/// dispatch pool, so it is safe to use from many tasks at once (and next to an in-process server).
+/// Connections are kept alive between requests through a handle pool.
 public final class SupabaseObjectStore: ObjectStore {
     public let configuration: SupabaseConfiguration
     private let logger: Logger
     private let pool = CurlHandlePool()
-    private let queue = DispatchQueue(label: "codebegenfs.supabase-storage", attributes: .concurrent)
 
     public init(configuration: SupabaseConfiguration, logger: Logger = Logger(label: "codebegenfs.storage")) {
         self.configuration = configuration
@@ -38,7 +38,7 @@ public final class SupabaseObjectStore: ObjectStore {
             lowSpeedTimeSeconds: configuration.lowSpeedTimeSeconds)
         let started = DispatchTime.now()
         let result: Result<HTTPResponse, StorageError> = await withCheckedContinuation { continuation in
-            queue.async { [pool] in
+            let thread = Thread { [pool] in
                 guard let handle = pool.checkOut() else {
                     continuation.resume(returning: .failure(.transient("libcurl: could not create a handle")))
                     return
@@ -52,6 +52,8 @@ public final class SupabaseObjectStore: ObjectStore {
                     continuation.resume(returning: .failure(error))
                 }
             }
+            thread.name = "supabase-storage"
+            thread.start()
         }
         let ms = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000
         switch result {
@@ -75,7 +77,7 @@ public final class SupabaseObjectStore: ObjectStore {
         let response = try await send(request, logPath: path)
         guard (200..<300).contains(response.status) else {
             let error = StorageError.from(httpStatus: response.status, body: response.body)
-            logger.info("\(method) \(path) refused: \(error)")
+            logger.debug("\(method) \(path) refused: \(error)")
             throw error
         }
         return response

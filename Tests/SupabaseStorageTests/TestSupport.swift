@@ -90,6 +90,13 @@ func patternBytes(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
     }
 }
 
+/// Runs blocking work on a thread of its own, keeping the cooperative pool (which the in-process server uses) free.
+func blockingIO<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
 /// Result of running a command line tool.
 struct ToolResult {
     var status: Int32
@@ -97,12 +104,11 @@ struct ToolResult {
     var stderr: String
 }
 
-/// Runs a tool on a dispatch thread, so waiting for it never blocks the cooperative pool the server also uses.
+/// Runs a tool on a thread of its own, so waiting for it never blocks the cooperative pool the server also uses.
 func runTool(_ path: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> ToolResult {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try runToolBlocking(path, arguments, environment: environment) })
-        }
+        Thread { continuation.resume(with: Result { try runToolBlocking(path, arguments, environment: environment) }) }
+            .start()
     }
 }
 
