@@ -68,6 +68,9 @@ struct MetadataStore: Sendable {
     let db: DatabasePool
 
     init(path: String) throws {
+        // Created 0600 before SQLite opens it; the -wal and -shm files take the same mode.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
         var config = Configuration()
         config.foreignKeysEnabled = true
         db = try DatabasePool(path: path, configuration: config)

@@ -1,7 +1,10 @@
 // The bundled Supabase-compatible storage server: start in-process on a port, stop, or run until a signal.
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 
 /// A Supabase Storage look-alike serving `/storage/v1` from a data directory.
@@ -43,28 +46,39 @@ public actor StorageServer {
     /// `http://<host>:<port>` while running: the SUPABASE_URL for clients.
     public var url: String? { boundPort.map { "http://\(configuration.host):\($0)" } }
 
-    private func makeApplication(onRunning: @escaping @Sendable (Int) -> Void) async throws
-        -> Application<StorageResponder>
-    {
+    /// The HTTP/1.1 server as a Service. Built on HummingbirdCore rather than `Application` so that it can
+    /// answer `Expect: 100-continue` (which curl sends before large bodies) before reading the body.
+    private func makeServer(onRunning: @escaping @Sendable (Int) -> Void) async throws -> any Service {
         let service = try StorageService(configuration: configuration, secrets: secrets, logger: logger)
         try await service.ensureDefaultBucket()
-        return Application(
-            responder: StorageResponder(service: service),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
-            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
-            logger: logger)
+        let responder = StorageResponder(service: service)
+        let logger = self.logger
+        return try HTTPServerBuilder.http1().buildServer(
+            configuration: ServerConfiguration(address: .hostname(configuration.host, port: configuration.port)),
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: logger,
+            responder: { request, responseWriter, channel in
+                if request.headers[.expect]?.lowercased() == "100-continue" {
+                    try await responseWriter.writeInformationalHead(HTTPResponse(status: .continue))
+                }
+                let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+                var response = try await responder.respond(to: request, context: context)
+                response.headers[.date] = Timestamp.http(Date())
+                try await responseWriter.write(response: response.head, body: response.body)
+            },
+            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) })
     }
 
     /// Starts listening; returns the bound port (a free one when the configured port is 0).
     public func start() async throws -> Int {
         if let boundPort { return boundPort }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try await makeApplication { port in
+        let server = try await makeServer { port in
             continuation.yield(port)
             continuation.finish()
         }
         let group = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+            configuration: .init(services: [server], gracefulShutdownSignals: [], logger: logger))
         let task = Task {
             defer { continuation.finish() }
             try await group.run()
@@ -95,10 +109,12 @@ public actor StorageServer {
 
     /// Serves until SIGINT or SIGTERM (for `codebegenfs serve-storage`).
     public func run() async throws {
-        let app = try await makeApplication { [logger, configuration] port in
+        let server = try await makeServer { [logger, configuration] port in
             logger.info("storage server listening on \(configuration.host):\(port)")
         }
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        let group = ServiceGroup(
+            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }
 
