@@ -7,8 +7,9 @@ struct Secrets: Sendable {
     var jwtSecret: String
 
     /// Resolution order, for each: configuration field, environment variable, file in the data directory, new.
-    static func load(configuration: StorageServerConfiguration) throws -> Secrets {
-        let env = ProcessInfo.processInfo.environment
+    static func load(
+        configuration: StorageServerConfiguration, environment env: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Secrets {
         let dir = configuration.dataDirectory
         let secret = try configuration.jwtSecret ?? nonEmpty(env["STORAGE_JWT_SECRET"])
             ?? stored(dir + "/jwt_secret") {

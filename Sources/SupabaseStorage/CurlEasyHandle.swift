@@ -29,10 +29,11 @@ final class CurlEasyHandle: @unchecked Sendable {
     }
 }
 
-/// A pool of idle easy handles. `lock` protects `idle`; handles are checked out for one request.
+/// A pool of idle easy handles. `lock` protects `idle` and `opened`; handles are checked out for one request.
 final class CurlHandlePool: @unchecked Sendable {
     private let lock = NSLock()
     private var idle: [CurlEasyHandle] = []
+    private var opened = 0
     private let maxIdle: Int
 
     init(maxIdle: Int = 8) {
@@ -51,6 +52,19 @@ final class CurlHandlePool: @unchecked Sendable {
         let h = idle.popLast()
         lock.unlock()
         return h ?? CurlEasyHandle()
+    }
+
+    /// Counts connections opened by finished requests (for tests of connection reuse).
+    func recordConnections(_ n: Int) {
+        lock.lock()
+        opened += n
+        lock.unlock()
+    }
+
+    var connectionsOpened: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return opened
     }
 
     func checkIn(_ handle: CurlEasyHandle) {

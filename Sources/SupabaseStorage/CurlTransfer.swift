@@ -35,6 +35,8 @@ struct HTTPResponse: Sendable {
     var body: [UInt8]
     /// Bytes written to the file sink.
     var bytesWritten: Int64
+    /// New connections libcurl had to open for this request (0 when one was reused).
+    var newConnections: Int = 0
 }
 
 /// State shared with the C callbacks of one transfer. Touched only by the thread running `curl_easy_perform`.
@@ -229,8 +231,11 @@ enum CurlTransfer {
             throw classify(code)
         }
         // No fsync here: callers that need the download durable sync it themselves (they rename it into place).
+        var connects: Int = 0
+        _ = ccurl_easy_getinfo_long(handle.raw, CURLINFO_NUM_CONNECTS, &connects)
         return HTTPResponse(
-            status: handle.responseCode, headers: state.headers, body: state.memory, bytesWritten: state.bytesWritten)
+            status: handle.responseCode, headers: state.headers, body: state.memory, bytesWritten: state.bytesWritten,
+            newConnections: connects)
     }
 
     /// libcurl failures: network-level ones are transient, the rest (bad URL, TLS verification) are not.

@@ -20,6 +20,9 @@ public final class SupabaseObjectStore: ObjectStore {
 
     // MARK: Transport
 
+    /// TCP connections opened so far; stays low when keep-alive reuse works.
+    var connectionsOpened: Int { pool.connectionsOpened }
+
     private var authHeaders: [String] {
         ["apikey: \(configuration.serviceKey)", "Authorization: Bearer \(configuration.serviceKey)"]
     }
@@ -45,6 +48,7 @@ public final class SupabaseObjectStore: ObjectStore {
                 }
                 do throws(StorageError) {
                     let response = try CurlTransfer.perform(request, on: handle, limits: limits)
+                    pool.recordConnections(response.newConnections)
                     pool.checkIn(handle)
                     continuation.resume(returning: .success(response))
                 } catch {

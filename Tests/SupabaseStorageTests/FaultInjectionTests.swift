@@ -39,6 +39,9 @@ import Testing
         // With 30 % faults over 200+ requests, transient failures certainly happened, and only those.
         #expect(seen.count > 20)
         #expect(seen.allSatisfy { $0.isTransient })
+        // Both kinds of fault were met: 503 answers and dropped connections (seen by libcurl).
+        #expect(seen.contains { "\($0)".contains("503") })
+        #expect(seen.contains { "\($0)".contains("libcurl") })
         let listed = try await retry.run { try await store.listAll(prefix: "faulty", pageSize: 1000) }
         #expect(listed.count == 200)
     }
