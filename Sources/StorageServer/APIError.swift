@@ -40,7 +40,8 @@ struct APIError: Error, Sendable {
     static func invalidKey(_ key: String) -> APIError {
         APIError("400", "InvalidKey", "Invalid key: \(key)", code: "InvalidKey")
     }
-    /// Schema validation failures (Fastify): own status 400, error "Error", code InvalidRequest.
+    /// Schema validation failures (Fastify): own status 400, error "Error", code InvalidRequest. The `error`
+    /// string after Fastify 5 is UNCONFIRMED; "Error" is what earlier servers were seen to send.
     static func invalidRequest(_ message: String) -> APIError {
         APIError("400", "Error", message, code: "InvalidRequest")
     }

@@ -28,6 +28,7 @@ enum NameRules {
     private static let bucketPunctuation = Set("_!.*'() &$=@;:+,?-")
 
     /// Allowed key characters: `A-Z a-z 0-9 _ / ! . * ' ( ) space & $ = @ ; : + , ? -`; non-empty.
+    /// No length limit: the reference found none in the server source (the S3 limit is UNCONFIRMED).
     static func isValidKey(_ key: String) -> Bool {
         !key.isEmpty && key.allSatisfy { c in c.isASCII && (c.isLetter || c.isNumber || keyPunctuation.contains(c)) }
     }

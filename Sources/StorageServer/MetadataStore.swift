@@ -73,6 +73,8 @@ struct MetadataStore: Sendable {
         if fd >= 0 { close(fd) }
         var config = Configuration()
         config.foreignKeysEnabled = true
+        // An acknowledged upload must survive power loss too, not only a crash: WAL with synchronous=FULL.
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         db = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(db)
     }

@@ -78,6 +78,8 @@ extension StorageService {
         var start: Int64 = 0
         var length = row.size
         if let rangeHeader = request.headers[.range], !head {
+            // UNCONFIRMED in the reference for hosted (S3) storage; this is what the server source does with its
+            // file backend: HTTP 416 with the InvalidRange body.
             guard let range = ResolvedRange.parse(rangeHeader, size: row.size) else { throw APIError.invalidRange }
             status = .partialContent
             start = range.start

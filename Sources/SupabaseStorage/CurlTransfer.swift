@@ -105,7 +105,8 @@ private let readCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int
     let n = min(capacity, state.uploadBytes.count - state.uploadOffset)
     if n > 0 {
         state.uploadBytes.withUnsafeBytes { src in
-            UnsafeMutableRawPointer(buffer).copyMemory(from: src.baseAddress! + state.uploadOffset, byteCount: n)
+            guard let base = src.baseAddress else { return }
+            UnsafeMutableRawPointer(buffer).copyMemory(from: base + state.uploadOffset, byteCount: n)
         }
         state.uploadOffset += n
     }

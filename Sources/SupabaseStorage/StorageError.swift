@@ -69,6 +69,7 @@ extension StorageError {
         let parsed = try? JSONDecoder().decode(ErrorBody.self, from: Data(body))
         let message = parsed?.message ?? parsed?.error ?? "HTTP \(httpStatus)"
         let code = parsed?.code ?? parsed?.error ?? ""
+        // Gateway 5xx/429 bodies are UNCONFIRMED (maybe HTML): the HTTP status alone decides for these.
         if httpStatus >= 500 || httpStatus == 429 {
             return .transient("HTTP \(httpStatus): \(message)")
         }
