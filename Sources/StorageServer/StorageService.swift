@@ -36,6 +36,11 @@ final class StorageService: Sendable {
         case ("object", .post) where rest == ["copy"]:
             try auth.requireService(authorization: authorization)
             return try await copyObject(request)
+        case ("object", .post) where rest.count >= 4 && rest[0] == "upload" && rest[1] == "sign":
+            try auth.requireService(authorization: authorization)
+            return try await signUpload(request, bucket: rest[2], key: try key(rest.dropFirst(3)))
+        case ("object", .put) where rest.count >= 4 && rest[0] == "upload" && rest[1] == "sign":
+            return try await uploadSigned(request, bucket: rest[2], key: try key(rest.dropFirst(3)))
         case ("object", .post) where rest.first == "list" && rest.count == 2:
             try auth.requireService(authorization: authorization)
             return try await listObjects(request, bucket: rest[1])

@@ -146,4 +146,36 @@ import Testing
         let fetched = try await curlFetch(h.storageURL + path + "&download=a%20b.txt", extraArgs: ["-D", "/dev/stderr"])
         #expect(fetched.status == 200 && fetched.body == "1")
     }
+
+    @Test func bucketMimeRulesPlaceholdersAndUserMetadata() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        var r = try await call(h, "POST", "/bucket", json: #"{"name":"img","allowed_mime_types":["image/*","text/plain"]}"#)
+        #expect(r.status == 200)
+        r = try await call(h, "POST", "/object/img/a.png", extra: ["-H", "Content-Type: image/png", "--data-binary", "p"])
+        #expect(r.status == 200)
+        r = try await call(h, "POST", "/object/img/a.txt", extra: ["-H", "Content-Type: text/plain;charset=UTF-8", "--data-binary", "t"])
+        #expect(errorBody(r.json) == ["statusCode": "415", "error": "invalid_mime_type", "message": "mime type text/plain;charset=UTF-8 is not supported", "code": "InvalidMimeType"])
+        let text = try h.directory.write("b.txt", Array("text".utf8))
+        r = try await call(h, "POST", "/object/img/b.txt", extra: ["-F", "file=@\(text);type=text/plain;charset=UTF-8"])
+        #expect(r.status == 200, "multipart drops the parameter, so text/plain matches")
+
+        r = try await call(h, "POST", "/object/codebegen-projects/f/.emptyFolderPlaceholder", extra: ["--data-binary", "x"])
+        #expect(errorBody(r.json)["code"] == "EntityTooLarge")
+        r = try await call(h, "POST", "/object/codebegen-projects/f/.emptyFolderPlaceholder", extra: ["--data-binary", ""])
+        #expect(r.status == 200)
+
+        let meta = Data(#"{"owner":"me"}"#.utf8).base64EncodedString()
+        r = try await call(h, "POST", "/object/codebegen-projects/m", extra: ["-H", "x-metadata: \(meta)", "--data-binary", "1"])
+        #expect(r.status == 200)
+        r = try await call(h, "GET", "/object/info/codebegen-projects/m")
+        #expect(((r.json as? [String: Any])?["metadata"] as? [String: String]) == ["owner": "me"])
+
+        r = try await call(h, "PUT", "/bucket/img", json: #"{"name":"img"}"#)
+        #expect(errorBody(r.json)["code"] == "InvalidRequest")
+        r = try await call(h, "POST", "/object/copy", json: #"{"bucketId":"codebegen-projects","sourceKey":"m","destinationKey":"n","destinationBucket":"none"}"#)
+        #expect(errorBody(r.json)["code"] == "NoSuchBucket")
+        r = try await call(h, "POST", "/object/move", json: #"{"bucketId":"codebegen-projects","sourceKey":"m"}"#)
+        #expect(errorBody(r.json)["message"] == "body must have required property 'destinationKey'")
+    }
 }
