@@ -1,11 +1,13 @@
 // Object bytes on disk: written to a temporary file, fsync'd and renamed into objects/<xx>/<id>.
 import Crypto
 import Foundation
-import NIOPosix
 
-/// Runs blocking file work (fsync, copies) on NIO's thread pool, never on the cooperative pool that serves requests.
+/// Runs blocking file work (fsync, copies) on a thread of its own, never on the cooperative pool that serves
+/// requests (a blocked pool thread there stalls every connection).
 func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await NIOThreadPool.singleton.runIfActive(body)
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }
 
 enum BlobError: Error {

@@ -3,8 +3,6 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
-import NIOCore
-import NIOPosix
 import ServiceLifecycle
 
 /// A Supabase Storage look-alike serving `/storage/v1` from a data directory.
@@ -55,7 +53,7 @@ public actor StorageServer {
         let logger = self.logger
         return try HTTPServerBuilder.http1().buildServer(
             configuration: ServerConfiguration(address: .hostname(configuration.host, port: configuration.port)),
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            eventLoopGroup: EventLoopGroupProvider.singleton.eventLoopGroup,
             logger: logger,
             responder: { request, responseWriter, channel in
                 if request.headers[.expect]?.lowercased() == "100-continue" {
