@@ -21,21 +21,54 @@ struct APIError: Error, Sendable {
     static let noSuchBucket = APIError("404", "Bucket not found", "Bucket not found", code: "NoSuchBucket")
     static let noSuchKey = APIError("404", "not_found", "Object not found", code: "NoSuchKey")
     static let duplicateKey = APIError(
-        "409", "Duplicate", "The resource already exists", code: "KeyAlreadyExists")
+        "409",
+        "Duplicate",
+        "The resource already exists",
+        code: "KeyAlreadyExists"
+    )
     static let duplicateBucket = APIError(
-        "409", "Duplicate", "The resource already exists", code: "BucketAlreadyExists")
+        "409",
+        "Duplicate",
+        "The resource already exists",
+        code: "BucketAlreadyExists"
+    )
     static let tooLarge = APIError(
-        "413", "Payload too large", "The object exceeded the maximum allowed size", code: "EntityTooLarge")
+        "413",
+        "Payload too large",
+        "The object exceeded the maximum allowed size",
+        code: "EntityTooLarge"
+    )
     static let invalidRange = APIError(
-        http: 416, "416", "invalid_range", "invalid range provided", code: "InvalidRange")
+        http: 416,
+        "416",
+        "invalid_range",
+        "invalid range provided",
+        code: "InvalidRange"
+    )
     static let invalidBucketName = APIError(
-        "400", "Invalid Input", "Bucket name invalid", code: "InvalidBucketName")
+        "400",
+        "Invalid Input",
+        "Bucket name invalid",
+        code: "InvalidBucketName"
+    )
     static let bucketNotEmpty = APIError(
-        "409", "ResourceNotEmpty", "The bucket you tried to delete is not empty", code: "ResourceNotEmpty")
+        "409",
+        "ResourceNotEmpty",
+        "The bucket you tried to delete is not empty",
+        code: "ResourceNotEmpty"
+    )
     static let invalidSignature = APIError(
-        "400", "InvalidSignature", "Invalid signature", code: "InvalidSignature")
+        "400",
+        "InvalidSignature",
+        "Invalid signature",
+        code: "InvalidSignature"
+    )
     static let rlsDenied = APIError(
-        "403", "Unauthorized", "new row violates row-level security policy", code: "AccessDenied")
+        "403",
+        "Unauthorized",
+        "new row violates row-level security policy",
+        code: "AccessDenied"
+    )
 
     static func invalidKey(_ key: String) -> APIError {
         APIError("400", "InvalidKey", "Invalid key: \(key)", code: "InvalidKey")
@@ -61,7 +94,8 @@ struct APIError: Error, Sendable {
 
     var jsonBody: [UInt8] {
         let object: [String: String] = ["statusCode": statusCode, "error": error, "message": message, "code": code]
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])).map(Array.init) ?? []
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            .map(Array.init) ?? []
     }
 
     func response(head: Bool = false) -> Response {
@@ -72,19 +106,28 @@ struct APIError: Error, Sendable {
         headers[.contentType] = "application/json; charset=utf-8"
         let body = jsonBody
         headers[.contentLength] = String(body.count)
-        return Response(status: .init(code: httpStatus), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(
+            status: .init(code: httpStatus),
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
+        )
     }
 }
 
 /// JSON answers.
 enum JSONResponse {
     static func make(_ object: Any, status: Int = 200, headers extra: HTTPFields = [:]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed, .withoutEscapingSlashes]))
+            ?? Data()
         var headers = extra
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.contentLength] = String(data.count)
         return Response(
-            status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Array(data))))
+            status: .init(code: status),
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: Array(data)))
+        )
     }
 
     static func message(_ text: String) -> Response { make(["message": text]) }

@@ -70,7 +70,9 @@ struct BlobFiles: Sendable {
             do {
                 guard fsync(fd) == 0 else { throw BlobError.io(tmpPath, errno) }
                 if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw BlobError.io(dir, errno) }
-                guard rename(tmpPath, files.path(ofObject: destination)) == 0 else { throw BlobError.io(tmpPath, errno) }
+                guard rename(tmpPath, files.path(ofObject: destination)) == 0 else {
+                    throw BlobError.io(tmpPath, errno)
+                }
                 try Self.syncDirectory(dir)
             } catch {
                 unlink(tmpPath)

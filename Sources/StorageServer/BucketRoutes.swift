@@ -77,8 +77,16 @@ extension StorageService {
         do {
             try await metadata.createBucket(
                 BucketRow(
-                    id: id, name: name, owner: nil, isPublic: JSONBody.bool(body["public"]) ?? false,
-                    fileSizeLimit: limit, allowedMimeTypes: mimes, createdAt: now, updatedAt: now))
+                    id: id,
+                    name: name,
+                    owner: nil,
+                    isPublic: JSONBody.bool(body["public"]) ?? false,
+                    fileSizeLimit: limit,
+                    allowedMimeTypes: mimes,
+                    createdAt: now,
+                    updatedAt: now
+                )
+            )
         } catch MetadataConflict.duplicate {
             throw APIError.duplicateBucket
         }

@@ -69,7 +69,9 @@ extension StorageService {
 
     /// `expiresIn` may come as a number or a string (storage3 sends "60"); it must be ≥ 1.
     private func expiresIn(_ body: [String: Any]) throws -> Int {
-        guard body["expiresIn"] != nil else { throw APIError.invalidRequest("body must have required property 'expiresIn'") }
+        guard body["expiresIn"] != nil else {
+            throw APIError.invalidRequest("body must have required property 'expiresIn'")
+        }
         guard let n = JSONBody.int(body["expiresIn"]), n >= 1 else {
             throw APIError.invalidRequest("body/expiresIn must be >= 1")
         }

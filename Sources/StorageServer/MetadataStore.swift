@@ -170,7 +170,9 @@ struct MetadataStore: Sendable {
 
     func deleteObjects(bucket: String, names: [String]) async throws -> [ObjectRow] {
         try await db.write { db in
-            let rows = try ObjectRow.filter(Column("bucket_id") == bucket && names.contains(Column("name"))).fetchAll(db)
+            let rows = try ObjectRow.filter(Column("bucket_id") == bucket && names.contains(Column("name"))).fetchAll(
+                db
+            )
             for row in rows { _ = try row.delete(db) }
             return rows
         }
@@ -198,7 +200,8 @@ struct MetadataStore: Sendable {
             try ObjectRow.fetchAll(
                 db,
                 sql: "SELECT * FROM objects WHERE bucket_id = ? AND substr(lower(name), 1, length(?)) = lower(?)",
-                arguments: [bucket, prefix, prefix])
+                arguments: [bucket, prefix, prefix]
+            )
         }
     }
 

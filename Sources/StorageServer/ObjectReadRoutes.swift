@@ -14,7 +14,8 @@ extension StorageService {
     func objectInfo(bucket: String, key: String, access: ReadAccess) async throws -> Response {
         _ = try await requireBucket(bucket, access: access)
         let row = try await requireObject(bucket: bucket, key: key)
-        let metadata: Any = row.userMetadata.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+        let metadata: Any =
+            row.userMetadata.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
             ?? NSNull()
         let json: [String: Any] = [
             "id": row.id, "name": row.name, "version": row.id, "bucket_id": row.bucketID, "size": row.size,
@@ -41,7 +42,12 @@ extension StorageService {
         guard scopeOK, claims["url"] as? String == "\(bucket)/\(key)" else { throw APIError.invalidSignature }
         let row = try await requireObject(bucket: bucket, key: key)
         let exp = (claims["exp"] as? NSNumber)?.doubleValue ?? Date().timeIntervalSince1970
-        return try serve(row, request: request, head: request.method == .head, expires: Date(timeIntervalSince1970: exp))
+        return try serve(
+            row,
+            request: request,
+            head: request.method == .head,
+            expires: Date(timeIntervalSince1970: exp)
+        )
     }
 
     /// The object's bytes (or the requested range) streamed from its file, with Supabase's headers.
@@ -95,11 +101,13 @@ extension StorageService {
         let file = FileReader(fd: fd)
         let (from, count) = (start, length)
         return Response(
-            status: status, headers: headers,
+            status: status,
+            headers: headers,
             body: ResponseBody(contentLength: Int(length)) { writer in
                 try await file.stream(offset: from, length: count, to: &writer)
                 try await writer.finish(nil)
-            })
+            }
+        )
     }
 }
 

@@ -11,7 +11,11 @@ extension StorageService {
         if let allowed = bucket.mimeTypes, !Self.mimeAllowed(received.mimetype, allowed) {
             blob.discard()
             throw APIError(
-                "415", "invalid_mime_type", "mime type \(received.mimetype) is not supported", code: "InvalidMimeType")
+                "415",
+                "invalid_mime_type",
+                "mime type \(received.mimetype) is not supported",
+                code: "InvalidMimeType"
+            )
         }
         if key.hasSuffix(".emptyFolderPlaceholder") && blob.size > 0 {
             blob.discard()
@@ -22,9 +26,18 @@ extension StorageService {
         try await blobs.commit(tmp: blob, as: id)
         let now = Timestamp.iso()
         let row = ObjectRow(
-            id: id, bucketID: bucketID, name: key, size: blob.size, mimetype: received.mimetype,
-            cacheControl: received.cacheControl, etag: etag, userMetadata: received.userMetadata, createdAt: now,
-            updatedAt: now, lastAccessedAt: now)
+            id: id,
+            bucketID: bucketID,
+            name: key,
+            size: blob.size,
+            mimetype: received.mimetype,
+            cacheControl: received.cacheControl,
+            etag: etag,
+            userMetadata: received.userMetadata,
+            createdAt: now,
+            updatedAt: now,
+            lastAccessedAt: now
+        )
         do {
             if let old = try await metadata.putObject(row, upsert: upsert) { blobs.remove(id: old.id) }
         } catch MetadataConflict.duplicate {
@@ -89,14 +102,24 @@ extension StorageService {
         _ = try await requireBucket(bucket)
         _ = try await requireBucket(destinationBucket)
         return Transfer(
-            bucket: bucket, source: source, destinationBucket: destinationBucket, destination: destination, body: body)
+            bucket: bucket,
+            source: source,
+            destinationBucket: destinationBucket,
+            destination: destination,
+            body: body
+        )
     }
 
     func moveObject(_ request: Request) async throws -> Response {
         let t = try await transferRequest(request)
         do {
             try await metadata.moveObject(
-                bucket: t.bucket, from: t.source, toBucket: t.destinationBucket, to: t.destination, now: Timestamp.iso())
+                bucket: t.bucket,
+                from: t.source,
+                toBucket: t.destinationBucket,
+                to: t.destination,
+                now: Timestamp.iso()
+            )
         } catch MetadataConflict.missing {
             throw APIError.noSuchKey
         } catch MetadataConflict.duplicate {

@@ -8,14 +8,17 @@ struct Secrets: Sendable {
 
     /// Resolution order, for each: configuration field, environment variable, file in the data directory, new.
     static func load(
-        configuration: StorageServerConfiguration, environment env: [String: String] = ProcessInfo.processInfo.environment
+        configuration: StorageServerConfiguration,
+        environment env: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> Secrets {
         let dir = configuration.dataDirectory
-        let secret = try configuration.jwtSecret ?? nonEmpty(env["STORAGE_JWT_SECRET"])
+        let secret =
+            try configuration.jwtSecret ?? nonEmpty(env["STORAGE_JWT_SECRET"])
             ?? stored(dir + "/jwt_secret") {
                 SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
             }
-        let key = try configuration.serviceKey ?? nonEmpty(env["SUPABASE_SERVICE_KEY"])
+        let key =
+            try configuration.serviceKey ?? nonEmpty(env["SUPABASE_SERVICE_KEY"])
             ?? stored(dir + "/service_key") {
                 // Shaped like a Supabase service-role key: an HS256 JWT with role service_role.
                 HS256(secret: secret).sign([

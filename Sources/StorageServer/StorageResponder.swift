@@ -51,8 +51,14 @@ struct StorageResponder: HTTPResponder {
             try await UploadReceiver.drain(request)
             // Both shapes occur in the wild: a gateway's real 503, and the API's HTTP 400 with body "503".
             if Bool.random() {
-                return APIError(http: 503, "503", "SlowDown", "Please reduce your request rate (injected)", code: "SlowDown")
-                    .response(head: request.method == .head)
+                return APIError(
+                    http: 503,
+                    "503",
+                    "SlowDown",
+                    "Please reduce your request rate (injected)",
+                    code: "SlowDown"
+                )
+                .response(head: request.method == .head)
             }
             return APIError("503", "DatabaseReadOnly", "The database is read-only (injected)", code: "DatabaseReadOnly")
                 .response(head: request.method == .head)
@@ -70,11 +76,13 @@ struct StorageResponder: HTTPResponder {
         let declared = headers[.contentLength].flatMap { Int($0) } ?? 0
         headers[.contentLength] = String(max(declared, 2))
         return Response(
-            status: response.status, headers: headers,
+            status: response.status,
+            headers: headers,
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: "{"))
                 throw InjectedReset()
-            })
+            }
+        )
     }
 }
 

@@ -29,8 +29,10 @@ public actor StorageServer {
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: configuration.dataDirectory, isDirectory: &isDir) {
             try FileManager.default.createDirectory(
-                atPath: configuration.dataDirectory, withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700])
+                atPath: configuration.dataDirectory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         }
         self.configuration = configuration
         self.logger = logger
@@ -64,7 +66,8 @@ public actor StorageServer {
                 response.headers[.date] = Timestamp.http(Date())
                 try await responseWriter.write(response: response.head, body: response.body)
             },
-            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) })
+            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) }
+        )
     }
 
     /// Starts listening; returns the bound port (a free one when the configured port is 0).
@@ -76,7 +79,8 @@ public actor StorageServer {
             continuation.finish()
         }
         let group = ServiceGroup(
-            configuration: .init(services: [server], gracefulShutdownSignals: [], logger: logger))
+            configuration: .init(services: [server], gracefulShutdownSignals: [], logger: logger)
+        )
         let task = Task {
             defer { continuation.finish() }
             try await group.run()
@@ -111,7 +115,8 @@ public actor StorageServer {
             logger.info("storage server listening on \(configuration.host):\(port)")
         }
         let group = ServiceGroup(
-            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
         try await group.run()
     }
 }

@@ -25,9 +25,16 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
     public var faultResetRate: Double
 
     public init(
-        host: String = "127.0.0.1", port: Int = 0, dataDirectory: String, bucket: String = "codebegen-projects",
-        serviceKey: String? = nil, jwtSecret: String? = nil, fileSizeLimit: Int64? = nil, faultRate: Double = 0,
-        faultLatencyMs: Int = 0, faultResetRate: Double = 0
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        dataDirectory: String,
+        bucket: String = "codebegen-projects",
+        serviceKey: String? = nil,
+        jwtSecret: String? = nil,
+        fileSizeLimit: Int64? = nil,
+        faultRate: Double = 0,
+        faultLatencyMs: Int = 0,
+        faultResetRate: Double = 0
     ) {
         self.host = host
         self.port = port

@@ -57,14 +57,23 @@ final class StorageService: Sendable {
             ("object", .head) where rest.first == "info" && rest.count >= 3:
             var r = rest.dropFirst()
             let access = readAccess(&r, authorization: authorization)
-            guard r.count >= 2, let bucket = r.first else { throw APIError.routeNotFound(method.rawValue, relativePath) }
+            guard r.count >= 2, let bucket = r.first else {
+                throw APIError.routeNotFound(method.rawValue, relativePath)
+            }
             return try await objectInfo(bucket: bucket, key: try key(r.dropFirst()), access: try access())
         case ("object", .get) where rest.count >= 2, ("object", .head) where rest.count >= 2:
             var r = rest[...]
             let access = readAccess(&r, authorization: authorization)
-            guard r.count >= 2, let bucket = r.first else { throw APIError.routeNotFound(method.rawValue, relativePath) }
+            guard r.count >= 2, let bucket = r.first else {
+                throw APIError.routeNotFound(method.rawValue, relativePath)
+            }
             return try await getObject(
-                request, bucket: bucket, key: try key(r.dropFirst()), access: try access(), head: method == .head)
+                request,
+                bucket: bucket,
+                key: try key(r.dropFirst()),
+                access: try access(),
+                head: method == .head
+            )
         case ("object", .post) where rest.count >= 2, ("object", .put) where rest.count >= 2:
             try auth.requireService(authorization: authorization)
             let upsert = method == .put || request.headers.value(of: "x-upsert") == "true"
@@ -132,8 +141,16 @@ final class StorageService: Sendable {
         do {
             try await metadata.createBucket(
                 BucketRow(
-                    id: configuration.bucket, name: configuration.bucket, owner: nil, isPublic: false,
-                    fileSizeLimit: nil, allowedMimeTypes: nil, createdAt: now, updatedAt: now))
+                    id: configuration.bucket,
+                    name: configuration.bucket,
+                    owner: nil,
+                    isPublic: false,
+                    fileSizeLimit: nil,
+                    allowedMimeTypes: nil,
+                    createdAt: now,
+                    updatedAt: now
+                )
+            )
         } catch MetadataConflict.duplicate {
             return
         }

@@ -26,8 +26,11 @@ enum UploadReceiver {
                 upload = try await receiveMultipart(request, contentType: contentType, blob: blob, limit: limit)
             } else {
                 upload = ReceivedUpload(
-                    blob: blob, mimetype: contentType.isEmpty ? "application/octet-stream" : contentType,
-                    cacheControl: request.headers[.cacheControl] ?? "no-cache", userMetadata: nil)
+                    blob: blob,
+                    mimetype: contentType.isEmpty ? "application/octet-stream" : contentType,
+                    cacheControl: request.headers[.cacheControl] ?? "no-cache",
+                    userMetadata: nil
+                )
                 var over = false
                 for try await buffer in request.body {
                     if over { continue }
@@ -49,7 +52,10 @@ enum UploadReceiver {
     }
 
     private static func receiveMultipart(
-        _ request: Request, contentType: String, blob: TempBlob, limit: Int64?
+        _ request: Request,
+        contentType: String,
+        blob: TempBlob,
+        limit: Int64?
     ) async throws -> ReceivedUpload {
         guard let boundary = MultipartParser.boundary(fromContentType: contentType) else {
             try await drain(request)

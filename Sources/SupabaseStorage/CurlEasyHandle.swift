@@ -1,6 +1,6 @@
+internal import CCurl
 // Ownership of libcurl easy handles, and the pool that lets requests reuse them (and their connections).
 import Foundation
-internal import CCurl
 
 /// One `CURL *`. Used by one thread at a time: either parked in `CurlHandlePool` (under its lock)
 /// or checked out by exactly one transfer, which is why it may cross threads.
@@ -20,7 +20,9 @@ final class CurlEasyHandle: @unchecked Sendable {
     func set(_ option: CURLoption, _ value: Int) { _ = ccurl_easy_setopt_long(raw, option, value) }
     func set(_ option: CURLoption, offset value: Int64) { _ = ccurl_easy_setopt_off(raw, option, curl_off_t(value)) }
     func set(_ option: CURLoption, _ value: String) { _ = ccurl_easy_setopt_string(raw, option, value) }
-    func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) { _ = ccurl_easy_setopt_ptr(raw, option, pointer) }
+    func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) {
+        _ = ccurl_easy_setopt_ptr(raw, option, pointer)
+    }
 
     var responseCode: Int {
         var code: Int = 0

@@ -1,7 +1,7 @@
+internal import CCurl
 // Runs one HTTP request on a pooled easy handle: streams the body in from a file or memory and the
 // answer out to a file or memory, through libcurl callbacks.
 import Foundation
-internal import CCurl
 
 /// Where a request body comes from.
 enum RequestBody: Sendable {
@@ -61,7 +61,10 @@ private final class TransferState {
 }
 
 private let writeCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-    data, size, count, user in
+    data,
+    size,
+    count,
+    user in
     guard let user, let data else { return 0 }
     let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
     let n = size * count
@@ -89,7 +92,10 @@ private let writeCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, In
 }
 
 private let readCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-    buffer, size, count, user in
+    buffer,
+    size,
+    count,
+    user in
     guard let user, let buffer else { return Int(CURL_READFUNC_ABORT) }
     let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
     let capacity = size * count
@@ -114,7 +120,10 @@ private let readCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int
 }
 
 private let headerCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-    data, size, count, user in
+    data,
+    size,
+    count,
+    user in
     guard let user, let data else { return 0 }
     let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
     let n = size * count
@@ -129,13 +138,18 @@ private let headerCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, I
     return n
 }
 
-private let progressCallback: @convention(c) (UnsafeMutableRawPointer?, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> Int32 = {
-    user, _, _, _, ulnow in
-    guard let user else { return 0 }
-    let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
-    state.progress?(Int64(ulnow), state.uploadTotal)
-    return 0
-}
+private let progressCallback:
+    @convention(c) (UnsafeMutableRawPointer?, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> Int32 = {
+        user,
+        _,
+        _,
+        _,
+        ulnow in
+        guard let user else { return 0 }
+        let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
+        state.progress?(Int64(ulnow), state.uploadTotal)
+        return 0
+    }
 
 /// Connection-level settings applied to every request.
 struct TransferLimits: Sendable {
@@ -235,8 +249,12 @@ enum CurlTransfer {
         var connects: Int = 0
         _ = ccurl_easy_getinfo_long(handle.raw, CURLINFO_NUM_CONNECTS, &connects)
         return HTTPResponse(
-            status: handle.responseCode, headers: state.headers, body: state.memory, bytesWritten: state.bytesWritten,
-            newConnections: connects)
+            status: handle.responseCode,
+            headers: state.headers,
+            body: state.memory,
+            bytesWritten: state.bytesWritten,
+            newConnections: connects
+        )
     }
 
     /// libcurl failures: network-level ones are transient, the rest (bad URL, TLS verification) are not.

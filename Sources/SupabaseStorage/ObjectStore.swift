@@ -32,7 +32,12 @@ public struct ObjectInfo: Sendable, Hashable {
     public var createdAt: Date?
 
     public init(
-        key: String, size: Int64, etag: String?, contentType: String?, lastModified: Date?, createdAt: Date?
+        key: String,
+        size: Int64,
+        etag: String?,
+        contentType: String?,
+        lastModified: Date?,
+        createdAt: Date?
     ) {
         self.key = key
         self.size = size
@@ -55,7 +60,11 @@ public struct ListEntry: Sendable, Hashable {
     public var updatedAt: Date?
 
     public init(
-        name: String, isFolder: Bool, size: Int64? = nil, etag: String? = nil, contentType: String? = nil,
+        name: String,
+        isFolder: Bool,
+        size: Int64? = nil,
+        etag: String? = nil,
+        contentType: String? = nil,
         updatedAt: Date? = nil
     ) {
         self.name = name
@@ -90,7 +99,11 @@ public protocol ObjectStore: Sendable {
     /// Uploads the file at `path` (streamed, constant memory) to `key`.
     /// Without `upsert`, an existing key fails with ``StorageError/conflict(_:)``.
     func put(
-        key: String, fromFile path: String, contentType: String, upsert: Bool, progress: UploadProgress?
+        key: String,
+        fromFile path: String,
+        contentType: String,
+        upsert: Bool,
+        progress: UploadProgress?
     ) async throws -> ObjectInfo
 
     /// Writes the object (or `range` of it) to the file at `path`, created or truncated. Returns the byte count.

@@ -15,8 +15,12 @@ public struct SupabaseConfiguration: Sendable, CustomStringConvertible, CustomDe
     public var lowSpeedTimeSeconds: Int
 
     public init(
-        url: String, serviceKey: String, bucket: String = "codebegen-projects", connectTimeoutSeconds: Int = 10,
-        lowSpeedLimitBytes: Int = 1, lowSpeedTimeSeconds: Int = 30
+        url: String,
+        serviceKey: String,
+        bucket: String = "codebegen-projects",
+        connectTimeoutSeconds: Int = 10,
+        lowSpeedLimitBytes: Int = 1,
+        lowSpeedTimeSeconds: Int = 30
     ) {
         self.url = url
         self.serviceKey = serviceKey

@@ -38,7 +38,8 @@ public final class SupabaseObjectStore: ObjectStore {
         let limits = TransferLimits(
             connectTimeoutSeconds: configuration.connectTimeoutSeconds,
             lowSpeedLimitBytes: configuration.lowSpeedLimitBytes,
-            lowSpeedTimeSeconds: configuration.lowSpeedTimeSeconds)
+            lowSpeedTimeSeconds: configuration.lowSpeedTimeSeconds
+        )
         let started = DispatchTime.now()
         let result: Result<HTTPResponse, StorageError> = await withCheckedContinuation { continuation in
             let thread = Thread { [pool] in
@@ -72,12 +73,21 @@ public final class SupabaseObjectStore: ObjectStore {
 
     /// Sends and throws the decoded error for any non-2xx answer.
     private func call(
-        _ method: String, _ path: String, headers: [String] = [], body: RequestBody = .none,
-        sink: ResponseSink = .memory, progress: UploadProgress? = nil
+        _ method: String,
+        _ path: String,
+        headers: [String] = [],
+        body: RequestBody = .none,
+        sink: ResponseSink = .memory,
+        progress: UploadProgress? = nil
     ) async throws(StorageError) -> HTTPResponse {
         let request = HTTPRequest(
-            method: method, url: url(path), headers: authHeaders + headers, body: body, sink: sink,
-            progress: progress)
+            method: method,
+            url: url(path),
+            headers: authHeaders + headers,
+            body: body,
+            sink: sink,
+            progress: progress
+        )
         let response = try await send(request, logPath: path)
         guard (200..<300).contains(response.status) else {
             let error = StorageError.from(httpStatus: response.status, body: response.body)
@@ -108,17 +118,25 @@ public final class SupabaseObjectStore: ObjectStore {
     // MARK: ObjectStore
 
     public func put(
-        key: String, fromFile path: String, contentType: String = "application/octet-stream", upsert: Bool = false,
+        key: String,
+        fromFile path: String,
+        contentType: String = "application/octet-stream",
+        upsert: Bool = false,
         progress: UploadProgress? = nil
     ) async throws -> ObjectInfo {
         var st = stat()
         guard stat(path, &st) == 0 else { throw StorageError.localFile(path: path, errno: errno) }
         let size = Int64(st.st_size)
         _ = try await call(
-            "POST", objectPath(key),
-            headers: ["Content-Type: \(contentType)", "x-upsert: \(upsert ? "true" : "false")",
-                "Cache-Control: no-cache"],
-            body: .file(path: path, size: size), progress: progress)
+            "POST",
+            objectPath(key),
+            headers: [
+                "Content-Type: \(contentType)", "x-upsert: \(upsert ? "true" : "false")",
+                "Cache-Control: no-cache",
+            ],
+            body: .file(path: path, size: size),
+            progress: progress
+        )
         return ObjectInfo(key: key, size: size, etag: nil, contentType: contentType, lastModified: nil, createdAt: nil)
     }
 
@@ -138,8 +156,13 @@ public final class SupabaseObjectStore: ObjectStore {
         let r = try await call("GET", "/object/info/\(bucketPath)/\(KeyEncoding.encodeKey(key))")
         let wire = try decode(WireObjectInfo.self, r)
         return ObjectInfo(
-            key: key, size: wire.size ?? 0, etag: wire.etag, contentType: wire.content_type,
-            lastModified: WireDate.parse(wire.last_modified), createdAt: WireDate.parse(wire.created_at))
+            key: key,
+            size: wire.size ?? 0,
+            etag: wire.etag,
+            contentType: wire.content_type,
+            lastModified: WireDate.parse(wire.last_modified),
+            createdAt: WireDate.parse(wire.created_at)
+        )
     }
 
     public func exists(key: String) async throws -> Bool {
@@ -179,7 +202,11 @@ public final class SupabaseObjectStore: ObjectStore {
     public func delete(keys: [String]) async throws -> [String] {
         if keys.isEmpty { return [] }
         let r = try await call(
-            "DELETE", "/object/\(bucketPath)", headers: [Self.jsonHeader], body: json(["prefixes": keys]))
+            "DELETE",
+            "/object/\(bucketPath)",
+            headers: [Self.jsonHeader],
+            body: json(["prefixes": keys])
+        )
         return try decode([WireListItem].self, r).map(\.name)
     }
 
@@ -190,8 +217,11 @@ public final class SupabaseObjectStore: ObjectStore {
     public func createBucketIfMissing(name: String, public isPublic: Bool = false) async throws -> Bool {
         do {
             _ = try await call(
-                "POST", "/bucket", headers: [Self.jsonHeader],
-                body: json(["id": name, "name": name, "public": isPublic]))
+                "POST",
+                "/bucket",
+                headers: [Self.jsonHeader],
+                body: json(["id": name, "name": name, "public": isPublic])
+            )
             return true
         } catch .conflict {
             return false
@@ -207,7 +237,11 @@ public final class SupabaseObjectStore: ObjectStore {
     public func copy(from source: String, to destination: String, upsert: Bool = false) async throws {
         let body = try json(["bucketId": configuration.bucket, "sourceKey": source, "destinationKey": destination])
         _ = try await call(
-            "POST", "/object/copy", headers: [Self.jsonHeader, "x-upsert: \(upsert ? "true" : "false")"], body: body)
+            "POST",
+            "/object/copy",
+            headers: [Self.jsonHeader, "x-upsert: \(upsert ? "true" : "false")"],
+            body: body
+        )
     }
 
     /// Renames `source` to `destination`; fails with ``StorageError/conflict(_:)`` when the destination exists.

@@ -32,8 +32,13 @@ struct WireListItem: Decodable {
     /// Folder entries have a null id.
     var entry: ListEntry {
         ListEntry(
-            name: name, isFolder: id == nil, size: metadata?.size, etag: metadata?.eTag,
-            contentType: metadata?.mimetype, updatedAt: WireDate.parse(updated_at))
+            name: name,
+            isFolder: id == nil,
+            size: metadata?.size,
+            etag: metadata?.eTag,
+            contentType: metadata?.mimetype,
+            updatedAt: WireDate.parse(updated_at)
+        )
     }
 }
 

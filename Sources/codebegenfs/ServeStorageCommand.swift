@@ -11,7 +11,8 @@ struct ServeStorage: AsyncParsableCommand {
         discussion: """
             The service key is SUPABASE_SERVICE_KEY, else one generated at first start and kept in \
             <data>/service_key (0600). Signed URLs are signed with STORAGE_JWT_SECRET, else <data>/jwt_secret.
-            """)
+            """
+    )
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -46,8 +47,15 @@ struct ServeStorage: AsyncParsableCommand {
     func run() async throws {
         let server = try StorageServer(
             configuration: StorageServerConfiguration(
-                host: host, port: port, dataDirectory: dataDirectory, bucket: bucket, faultRate: faultRate,
-                faultLatencyMs: faultLatencyMs, faultResetRate: faultResetRate))
+                host: host,
+                port: port,
+                dataDirectory: dataDirectory,
+                bucket: bucket,
+                faultRate: faultRate,
+                faultLatencyMs: faultLatencyMs,
+                faultResetRate: faultResetRate
+            )
+        )
         try await server.run()
     }
 }

@@ -7,8 +7,12 @@ import Testing
 @Suite struct ErrorPathTests {
     private func put(_ h: Harness, _ key: String, _ bytes: [UInt8] = [1, 2, 3], upsert: Bool = false) async throws {
         _ = try await h.store.put(
-            key: key, fromFile: try h.directory.write(UUID().uuidString, bytes), contentType: "x/y", upsert: upsert,
-            progress: nil)
+            key: key,
+            fromFile: try h.directory.write(UUID().uuidString, bytes),
+            contentType: "x/y",
+            upsert: upsert,
+            progress: nil
+        )
     }
 
     @Test func duplicateUploadIsConflict() async throws {
@@ -26,7 +30,10 @@ import Testing
         defer { Task { await h.stop() } }
         let expected = StorageError.notFound("Object not found")
         #expect(await storageError { _ = try await h.store.get(key: "nope", range: nil) } == expected)
-        #expect(await storageError { try await h.store.get(key: "nope", range: nil, toFile: h.directory.file("o")) } == expected)
+        #expect(
+            await storageError { try await h.store.get(key: "nope", range: nil, toFile: h.directory.file("o")) }
+                == expected
+        )
         #expect(await storageError { _ = try await h.store.info(key: "nope") } == expected)
         #expect(await storageError { try await h.store.delete(key: "nope") } == expected)
         #expect(await storageError { _ = try await h.store.sign(key: "nope", expiresIn: 60) } == expected)
@@ -45,7 +52,8 @@ import Testing
         #expect(
             await storageError {
                 _ = try await other.put(key: "k", fromFile: src, contentType: "x/y", upsert: false, progress: nil)
-            } == expected)
+            } == expected
+        )
         #expect(await storageError { _ = try await other.get(key: "k", range: nil) } == expected)
         #expect(await storageError { _ = try await other.info(key: "k") } == expected)
         // Listing or bulk-deleting in a missing bucket gives an empty answer, as the real service does.
@@ -58,8 +66,14 @@ import Testing
         defer { Task { await h.stop() } }
         try await put(h, "m/a")
         try await put(h, "m/b")
-        #expect(await storageError { try await h.store.move(from: "m/a", to: "m/b") } == .conflict("The resource already exists"))
-        #expect(await storageError { try await h.store.copy(from: "m/a", to: "m/b") } == .conflict("The resource already exists"))
+        #expect(
+            await storageError { try await h.store.move(from: "m/a", to: "m/b") }
+                == .conflict("The resource already exists")
+        )
+        #expect(
+            await storageError { try await h.store.copy(from: "m/a", to: "m/b") }
+                == .conflict("The resource already exists")
+        )
         try await h.store.copy(from: "m/a", to: "m/b", upsert: true)
     }
 
@@ -73,16 +87,28 @@ import Testing
             _ = try await bad.put(key: "x", fromFile: src, contentType: "x/y", upsert: false, progress: nil)
         }
         #expect(e1 == .unauthorized("Invalid Compact JWS"))
-        #expect(await storageError { _ = try await bad.list(prefix: "", limit: 1, offset: 0) } == .unauthorized("Invalid Compact JWS"))
-        #expect(await storageError { _ = try await bad.sign(key: "secret", expiresIn: 60) } == .unauthorized("Invalid Compact JWS"))
-        #expect(await storageError { _ = try await bad.createBucketIfMissing(name: "zz", public: false) } == .unauthorized("Invalid Compact JWS"))
+        #expect(
+            await storageError { _ = try await bad.list(prefix: "", limit: 1, offset: 0) }
+                == .unauthorized("Invalid Compact JWS")
+        )
+        #expect(
+            await storageError { _ = try await bad.sign(key: "secret", expiresIn: 60) }
+                == .unauthorized("Invalid Compact JWS")
+        )
+        #expect(
+            await storageError { _ = try await bad.createBucketIfMissing(name: "zz", public: false) }
+                == .unauthorized("Invalid Compact JWS")
+        )
         // A JWT signed with another secret.
         let forged = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJl"
         #expect(
             await storageError { try await h.client(key: forged).delete(key: "secret") }
-                == .unauthorized("signature verification failed"))
+                == .unauthorized("signature verification failed")
+        )
         // The public GET route treats a bad key as anon: a private bucket looks missing.
-        #expect(await storageError { _ = try await bad.get(key: "secret", range: nil) } == .notFound("Bucket not found"))
+        #expect(
+            await storageError { _ = try await bad.get(key: "secret", range: nil) } == .notFound("Bucket not found")
+        )
     }
 
     @Test func missingAuthorizationHeaderGetsTheValidationBody() async throws {
@@ -107,13 +133,21 @@ import Testing
         #expect(try await h.store.exists(key: "big") == false)
         // Exactly at the limit is fine, and the connection is still usable after the refusal.
         _ = try await h.store.put(
-            key: "ok", fromFile: try h.directory.write("ok", patternBytes(1000)), contentType: "x/y", upsert: false,
-            progress: nil)
+            key: "ok",
+            fromFile: try h.directory.write("ok", patternBytes(1000)),
+            contentType: "x/y",
+            upsert: false,
+            progress: nil
+        )
         // A chunked body (no Content-Length) over the limit is caught while streaming.
         let r = try await runTool(
             "/usr/bin/curl",
-            ["-s", "-X", "POST", "-H", "Authorization: Bearer \(h.server.serviceKey)", "-H", "Transfer-Encoding: chunked",
-                "--data-binary", "@" + big, h.storageURL + "/object/codebegen-projects/chunked"])
+            [
+                "-s", "-X", "POST", "-H", "Authorization: Bearer \(h.server.serviceKey)", "-H",
+                "Transfer-Encoding: chunked",
+                "--data-binary", "@" + big, h.storageURL + "/object/codebegen-projects/chunked",
+            ]
+        )
         #expect(r.stdout.contains("\"statusCode\":\"413\""))
         #expect(r.stdout.contains("EntityTooLarge"))
     }
@@ -139,7 +173,8 @@ import Testing
 
     @Test func connectionRefusedIsTransient() async throws {
         let store = SupabaseObjectStore(
-            configuration: SupabaseConfiguration(url: "http://127.0.0.1:1", serviceKey: "k", connectTimeoutSeconds: 2))
+            configuration: SupabaseConfiguration(url: "http://127.0.0.1:1", serviceKey: "k", connectTimeoutSeconds: 2)
+        )
         let e = await storageError { _ = try await store.info(key: "x") }
         #expect(e?.isTransient == true)
     }
@@ -148,7 +183,13 @@ import Testing
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         let e = await storageError {
-            _ = try await h.store.put(key: "x", fromFile: "/nonexistent/file", contentType: "x/y", upsert: false, progress: nil)
+            _ = try await h.store.put(
+                key: "x",
+                fromFile: "/nonexistent/file",
+                contentType: "x/y",
+                upsert: false,
+                progress: nil
+            )
         }
         #expect(e == .localFile(path: "/nonexistent/file", errno: ENOENT))
         try await put(h, "x")
@@ -159,7 +200,10 @@ import Testing
     @Test func unknownRouteIsRealHTTP404() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let r = try await curlFetch(h.storageURL + "/nothing/here", extraArgs: ["-H", "Authorization: Bearer \(h.server.serviceKey)"])
+        let r = try await curlFetch(
+            h.storageURL + "/nothing/here",
+            extraArgs: ["-H", "Authorization: Bearer \(h.server.serviceKey)"]
+        )
         #expect(r.status == 404)
         #expect(r.body.contains("Route GET:/nothing/here not found"))
     }
@@ -169,8 +213,12 @@ import Testing
     private func signed(_ h: Harness, key: String = "s.txt", expiresIn: Int = 60) async throws -> SignedURL {
         if try await !h.store.exists(key: key) {
             _ = try await h.store.put(
-                key: key, fromFile: try h.directory.write(UUID().uuidString, Array("data".utf8)),
-                contentType: "text/plain", upsert: false, progress: nil)
+                key: key,
+                fromFile: try h.directory.write(UUID().uuidString, Array("data".utf8)),
+                contentType: "text/plain",
+                upsert: false,
+                progress: nil
+            )
         }
         return try await h.store.sign(key: key, expiresIn: expiresIn)
     }
@@ -191,7 +239,8 @@ import Testing
             try body(r.body) == [
                 "statusCode": "400", "error": "InvalidJWT", "message": "\"exp\" claim timestamp check failed",
                 "code": "InvalidJWT",
-            ])
+            ]
+        )
     }
 
     @Test func tamperedTokenIsRefused() async throws {
@@ -208,7 +257,8 @@ import Testing
             try body(r.body) == [
                 "statusCode": "400", "error": "InvalidJWT", "message": "signature verification failed",
                 "code": "InvalidJWT",
-            ])
+            ]
+        )
         let garbage = try await curlFetch(url.components(separatedBy: "?token=")[0] + "?token=garbage")
         #expect(try body(garbage.body)["message"] == "Invalid Compact JWS")
         let none = try await curlFetch(url.components(separatedBy: "?token=")[0])
@@ -228,7 +278,8 @@ import Testing
             try body(r.body) == [
                 "statusCode": "400", "error": "InvalidSignature", "message": "Invalid signature",
                 "code": "InvalidSignature",
-            ])
+            ]
+        )
     }
 
     @Test func deletedObjectGivesNoSuchKey() async throws {

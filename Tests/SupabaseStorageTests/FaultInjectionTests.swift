@@ -20,7 +20,12 @@ import Testing
                         _ = try await retry.run {
                             do {
                                 return try await store.put(
-                                    key: "faulty/\(i)", fromFile: src, contentType: "x/y", upsert: true, progress: nil)
+                                    key: "faulty/\(i)",
+                                    fromFile: src,
+                                    contentType: "x/y",
+                                    upsert: true,
+                                    progress: nil
+                                )
                             } catch let e as StorageError {
                                 faults.add(e)
                                 throw e

@@ -15,22 +15,32 @@ import Testing
         let wrong = h.client(key: key + "-wrong", logger: logger)
         var texts: [String] = []
         func collect(_ body: () async throws -> Void) async {
-            do { try await body() } catch { texts += ["\(error)", String(describing: error), String(reflecting: error)] }
+            do { try await body() } catch {
+                texts += ["\(error)", String(describing: error), String(reflecting: error)]
+            }
         }
         let src = try h.directory.write("s", [1, 2, 3])
         // Successful calls and every kind of failure, through both clients.
-        await collect { _ = try await h.store.put(key: "a", fromFile: src, contentType: "x/y", upsert: false, progress: nil) }
-        await collect { _ = try await h.store.put(key: "a", fromFile: src, contentType: "x/y", upsert: false, progress: nil) }
+        await collect {
+            _ = try await h.store.put(key: "a", fromFile: src, contentType: "x/y", upsert: false, progress: nil)
+        }
+        await collect {
+            _ = try await h.store.put(key: "a", fromFile: src, contentType: "x/y", upsert: false, progress: nil)
+        }
         await collect { _ = try await h.store.get(key: "missing", range: nil) }
         await collect { _ = try await h.store.sign(key: "a", expiresIn: 10) }
         await collect { _ = try await h.store.list(prefix: "", limit: 5, offset: 0) }
         await collect { _ = try await h.store.get(key: "a", range: .closed(100, 200)) }
-        await collect { _ = try await wrong.put(key: "b", fromFile: src, contentType: "x/y", upsert: false, progress: nil) }
+        await collect {
+            _ = try await wrong.put(key: "b", fromFile: src, contentType: "x/y", upsert: false, progress: nil)
+        }
         await collect { _ = try await wrong.info(key: "a") }
         await collect { try await wrong.delete(key: "a") }
         await collect { _ = try await wrong.createBucketIfMissing(name: "x", public: false) }
         let unreachable = SupabaseObjectStore(
-            configuration: SupabaseConfiguration(url: "http://127.0.0.1:1", serviceKey: key), logger: logger)
+            configuration: SupabaseConfiguration(url: "http://127.0.0.1:1", serviceKey: key),
+            logger: logger
+        )
         await collect { _ = try await unreachable.info(key: "a") }
         texts += [
             "\(h.store.configuration)", String(reflecting: h.store.configuration), "\(unreachable.configuration)",

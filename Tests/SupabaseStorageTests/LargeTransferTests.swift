@@ -15,10 +15,13 @@ func peakRSSBytes() throws -> Int64 {
 
 /// Writes `size` bytes of a repeating 1 MiB pattern without holding more than that in memory.
 func writeLargeFile(_ path: String, size: Int64, chunk: [UInt8]) throws {
-    guard let handle = FileHandle(forWritingAtPath: path) ?? {
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        return FileHandle(forWritingAtPath: path)
-    }() else { throw POSIXError(.EIO) }
+    guard
+        let handle = FileHandle(forWritingAtPath: path)
+            ?? {
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
+                return FileHandle(forWritingAtPath: path)
+            }()
+    else { throw POSIXError(.EIO) }
     defer { try? handle.close() }
     var written: Int64 = 0
     let data = Data(chunk)
@@ -55,7 +58,12 @@ func filesEqual(_ a: String, _ b: String) throws -> Bool {
         let before = try peakRSSBytes()
 
         let progress = ProgressLog()
-        _ = try await h.store.put(key: "big/one-gib", fromFile: src, contentType: "application/octet-stream", upsert: false) {
+        _ = try await h.store.put(
+            key: "big/one-gib",
+            fromFile: src,
+            contentType: "application/octet-stream",
+            upsert: false
+        ) {
             progress.record($0, $1)
         }
         #expect(progress.last?.0 == size)

@@ -11,7 +11,12 @@ import Testing
         let bytes = patternBytes(100_000)
         let src = try h.directory.write("src", bytes)
         let info = try await h.store.put(
-            key: "dir/a b+c.bin", fromFile: src, contentType: "application/x-test", upsert: false, progress: nil)
+            key: "dir/a b+c.bin",
+            fromFile: src,
+            contentType: "application/x-test",
+            upsert: false,
+            progress: nil
+        )
         #expect(info.size == 100_000)
         let n = try await h.store.get(key: "dir/a b+c.bin", range: nil, toFile: h.directory.file("dst"))
         #expect(n == 100_000)
@@ -24,8 +29,12 @@ import Testing
         defer { Task { await h.stop() } }
         let bytes = patternBytes(10_000, seed: 7)
         _ = try await h.store.put(
-            key: "r.bin", fromFile: try h.directory.write("src", bytes), contentType: "application/octet-stream",
-            upsert: false, progress: nil)
+            key: "r.bin",
+            fromFile: try h.directory.write("src", bytes),
+            contentType: "application/octet-stream",
+            upsert: false,
+            progress: nil
+        )
         #expect(try await h.store.get(key: "r.bin", range: .closed(0, 0)) == [bytes[0]])
         #expect(try await h.store.get(key: "r.bin", range: .closed(0, 99)) == Array(bytes[0..<100]))
         #expect(try await h.store.get(key: "r.bin", range: .closed(4000, 5999)) == Array(bytes[4000..<6000]))
@@ -43,12 +52,19 @@ import Testing
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         _ = try await h.store.put(
-            key: "x", fromFile: try h.directory.write("s", patternBytes(1000)), contentType: "text/plain",
-            upsert: false, progress: nil)
+            key: "x",
+            fromFile: try h.directory.write("s", patternBytes(1000)),
+            contentType: "text/plain",
+            upsert: false,
+            progress: nil
+        )
         let r = try await runTool(
             "/usr/bin/curl",
-            ["-s", "-D", "-", "-o", "/dev/null", "-H", "Authorization: Bearer \(h.server.serviceKey)", "-H",
-                "Range: bytes=10-19", h.storageURL + "/object/codebegen-projects/x"])
+            [
+                "-s", "-D", "-", "-o", "/dev/null", "-H", "Authorization: Bearer \(h.server.serviceKey)", "-H",
+                "Range: bytes=10-19", h.storageURL + "/object/codebegen-projects/x",
+            ]
+        )
         #expect(r.stdout.hasPrefix("HTTP/1.1 206"))
         #expect(r.stdout.lowercased().contains("content-range: bytes 10-19/1000"))
         #expect(r.stdout.lowercased().contains("content-length: 10"))
@@ -74,8 +90,12 @@ import Testing
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         _ = try await h.store.put(
-            key: "i/n.txt", fromFile: try h.directory.write("s", Array("hello".utf8)), contentType: "text/plain",
-            upsert: false, progress: nil)
+            key: "i/n.txt",
+            fromFile: try h.directory.write("s", Array("hello".utf8)),
+            contentType: "text/plain",
+            upsert: false,
+            progress: nil
+        )
         let info = try await h.store.info(key: "i/n.txt")
         #expect(info.size == 5)
         #expect(info.contentType == "text/plain")
@@ -123,8 +143,12 @@ import Testing
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         _ = try await h.store.put(
-            key: "s/with space?.txt", fromFile: try h.directory.write("s", Array("signed!".utf8)),
-            contentType: "text/plain", upsert: false, progress: nil)
+            key: "s/with space?.txt",
+            fromFile: try h.directory.write("s", Array("signed!".utf8)),
+            contentType: "text/plain",
+            upsert: false,
+            progress: nil
+        )
         let before = Date()
         let signed = try await h.store.sign(key: "s/with space?.txt", expiresIn: 600)
         #expect(signed.url.hasPrefix(h.storageURL + "/object/sign/codebegen-projects/s/with%20space%3F.txt?token="))
@@ -138,8 +162,12 @@ import Testing
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         _ = try await h.store.put(
-            key: "c/src", fromFile: try h.directory.write("s", [1, 2, 3, 4]), contentType: "x/y", upsert: false,
-            progress: nil)
+            key: "c/src",
+            fromFile: try h.directory.write("s", [1, 2, 3, 4]),
+            contentType: "x/y",
+            upsert: false,
+            progress: nil
+        )
         try await h.store.copy(from: "c/src", to: "c/copy")
         try await h.store.move(from: "c/src", to: "c/moved")
         #expect(try await h.store.get(key: "c/copy", range: nil) == [1, 2, 3, 4])
@@ -152,7 +180,12 @@ import Testing
         #expect(try await h.store.listBuckets() == ["codebegen-projects", "second"])
         let other = h.client(bucket: "second")
         _ = try await other.put(
-            key: "o", fromFile: try h.directory.write("o", [5]), contentType: "x/y", upsert: false, progress: nil)
+            key: "o",
+            fromFile: try h.directory.write("o", [5]),
+            contentType: "x/y",
+            upsert: false,
+            progress: nil
+        )
         #expect(try await other.get(key: "o", range: nil) == [5])
         #expect(try await h.store.exists(key: "o") == false)
     }
@@ -162,7 +195,12 @@ import Testing
         let h = try await Harness.start(directory: dir)
         let bytes = patternBytes(70_000, seed: 3)
         _ = try await h.store.put(
-            key: "durable/x", fromFile: try dir.write("s", bytes), contentType: "x/y", upsert: false, progress: nil)
+            key: "durable/x",
+            fromFile: try dir.write("s", bytes),
+            contentType: "x/y",
+            upsert: false,
+            progress: nil
+        )
         let key = h.server.serviceKey
         await h.stop()
         // Same data directory, no key given: the generated key was kept, and the object is there.
@@ -186,7 +224,13 @@ import Testing
                 group.addTask {
                     let bytes = patternBytes(20_000 + i, seed: UInt64(i))
                     let src = try dir.write("c\(i)", bytes)
-                    _ = try await store.put(key: "par/\(i)", fromFile: src, contentType: "x/y", upsert: false, progress: nil)
+                    _ = try await store.put(
+                        key: "par/\(i)",
+                        fromFile: src,
+                        contentType: "x/y",
+                        upsert: false,
+                        progress: nil
+                    )
                     let back = try await store.get(key: "par/\(i)", range: nil)
                     #expect(back == bytes)
                 }

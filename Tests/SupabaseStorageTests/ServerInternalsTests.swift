@@ -5,7 +5,9 @@ import Testing
 @testable import StorageServer
 
 @Suite struct ServerInternalsTests {
-    private func parse(_ body: [UInt8], boundary: String, chunk: Int) throws -> (fields: [String: String], file: [UInt8], done: Bool) {
+    private func parse(_ body: [UInt8], boundary: String, chunk: Int) throws -> (
+        fields: [String: String], file: [UInt8], done: Bool
+    ) {
         var parser = MultipartParser(boundary: boundary)
         var fields: [String: String] = [:]
         var file: [UInt8] = []

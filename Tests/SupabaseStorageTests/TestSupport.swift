@@ -37,18 +37,28 @@ struct Harness {
     var storageURL: String { baseURL + "/storage/v1" }
 
     static func start(
-        serviceKey: String? = nil, fileSizeLimit: Int64? = nil, faultRate: Double = 0, faultResetRate: Double = 0,
-        directory: TemporaryDirectory? = nil, logger: Logger = Logger(label: "test.client")
+        serviceKey: String? = nil,
+        fileSizeLimit: Int64? = nil,
+        faultRate: Double = 0,
+        faultResetRate: Double = 0,
+        directory: TemporaryDirectory? = nil,
+        logger: Logger = Logger(label: "test.client")
     ) async throws -> Harness {
         let dir = try directory ?? TemporaryDirectory()
         let server = try StorageServer(
             configuration: StorageServerConfiguration(
-                dataDirectory: dir.path + "/server", serviceKey: serviceKey, fileSizeLimit: fileSizeLimit,
-                faultRate: faultRate, faultResetRate: faultResetRate))
+                dataDirectory: dir.path + "/server",
+                serviceKey: serviceKey,
+                fileSizeLimit: fileSizeLimit,
+                faultRate: faultRate,
+                faultResetRate: faultResetRate
+            )
+        )
         let port = try await server.start()
         let store = SupabaseObjectStore(
             configuration: SupabaseConfiguration(url: "http://127.0.0.1:\(port)", serviceKey: server.serviceKey),
-            logger: logger)
+            logger: logger
+        )
         return Harness(directory: dir, server: server, port: port, store: store)
     }
 
@@ -58,7 +68,8 @@ struct Harness {
     {
         SupabaseObjectStore(
             configuration: SupabaseConfiguration(url: baseURL, serviceKey: key ?? server.serviceKey, bucket: bucket),
-            logger: logger)
+            logger: logger
+        )
     }
 
     func stop() async { await server.stop() }
@@ -66,7 +77,8 @@ struct Harness {
 
 /// Runs `body` and returns the `StorageError` it threw; records an issue if it threw nothing or something else.
 func storageError(
-    _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    _ body: () async throws -> Void,
+    sourceLocation: SourceLocation = #_sourceLocation
 ) async -> StorageError? {
     do {
         try await body()
@@ -129,8 +141,10 @@ private func runToolBlocking(_ path: String, _ arguments: [String], environment:
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return ToolResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+        status: process.terminationStatus,
+        stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self)
+    )
 }
 
 /// `curl` a URL; returns the HTTP status and the body.

@@ -12,7 +12,13 @@ import Testing
         defer { Task { await h.stop() } }
         let src = try h.directory.write("s", patternBytes(10_000))
         for i in 0..<20 {
-            _ = try await h.store.put(key: "reuse/\(i)", fromFile: src, contentType: "x/y", upsert: false, progress: nil)
+            _ = try await h.store.put(
+                key: "reuse/\(i)",
+                fromFile: src,
+                contentType: "x/y",
+                upsert: false,
+                progress: nil
+            )
             _ = try await h.store.get(key: "reuse/\(i)", range: .closed(0, 9))
         }
         // 40 requests; a refused one (below) must not cost a new connection either.
@@ -23,13 +29,18 @@ import Testing
     @Test func stalledServerHitsTheLowSpeedTimeoutAsTransient() async throws {
         let dir = try TemporaryDirectory()
         let server = try StorageServer(
-            configuration: StorageServerConfiguration(dataDirectory: dir.path, faultLatencyMs: 3000))
+            configuration: StorageServerConfiguration(dataDirectory: dir.path, faultLatencyMs: 3000)
+        )
         let port = try await server.start()
         defer { Task { await server.stop() } }
         let store = SupabaseObjectStore(
             configuration: SupabaseConfiguration(
-                url: "http://127.0.0.1:\(port)", serviceKey: server.serviceKey, lowSpeedLimitBytes: 1,
-                lowSpeedTimeSeconds: 1))
+                url: "http://127.0.0.1:\(port)",
+                serviceKey: server.serviceKey,
+                lowSpeedLimitBytes: 1,
+                lowSpeedTimeSeconds: 1
+            )
+        )
         let started = ContinuousClock.now
         let e = await storageError { _ = try await store.info(key: "slow") }
         #expect(e?.isTransient == true)
@@ -41,11 +52,13 @@ import Testing
     @Test func injectedLatencyDelaysObjectRequests() async throws {
         let dir = try TemporaryDirectory()
         let server = try StorageServer(
-            configuration: StorageServerConfiguration(dataDirectory: dir.path, faultLatencyMs: 300))
+            configuration: StorageServerConfiguration(dataDirectory: dir.path, faultLatencyMs: 300)
+        )
         let port = try await server.start()
         defer { Task { await server.stop() } }
         let store = SupabaseObjectStore(
-            configuration: SupabaseConfiguration(url: "http://127.0.0.1:\(port)", serviceKey: server.serviceKey))
+            configuration: SupabaseConfiguration(url: "http://127.0.0.1:\(port)", serviceKey: server.serviceKey)
+        )
         let started = ContinuousClock.now
         #expect(try await store.exists(key: "x") == false)
         #expect(ContinuousClock.now - started >= .milliseconds(300))
