@@ -25,6 +25,26 @@ struct HTTPRequest: Sendable {
     var body: RequestBody = .none
     var sink: ResponseSink = .memory
     var progress: UploadProgress? = nil
+    /// Set from another thread to abort the transfer at libcurl's next progress check.
+    var cancellation: CancellationFlag? = nil
+}
+
+/// A one-way flag, set by a task-cancellation handler and read by the transfer thread. `lock` protects `set`.
+final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set = false
+
+    func cancel() {
+        lock.lock()
+        set = true
+        lock.unlock()
+    }
+
+    var isCancelled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return set
+    }
 }
 
 struct HTTPResponse: Sendable {
@@ -55,6 +75,7 @@ private final class TransferState {
     var bytesWritten: Int64 = 0
     var localError: StorageError?
     var progress: UploadProgress?
+    var cancellation: CancellationFlag?
     static let errorBodyCap = 64 * 1024
 
     init(handle: CurlEasyHandle) { self.handle = handle }
@@ -147,6 +168,7 @@ private let progressCallback:
         ulnow in
         guard let user else { return 0 }
         let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
+        if state.cancellation?.isCancelled == true { return 1 }  // non-zero aborts the transfer
         state.progress?(Int64(ulnow), state.uploadTotal)
         return 0
     }
@@ -213,8 +235,9 @@ enum CurlTransfer {
             handle.set(CURLOPT_READDATA, pointer: user)
             handle.set(CURLOPT_CUSTOMREQUEST, request.method)
         }
-        if request.progress != nil {
+        if request.progress != nil || request.cancellation != nil {
             state.progress = request.progress
+            state.cancellation = request.cancellation
             handle.set(CURLOPT_NOPROGRESS, 0)
             _ = ccurl_easy_setopt_xferinfo_function(handle.raw, progressCallback)
             handle.set(CURLOPT_XFERINFODATA, pointer: user)
@@ -242,6 +265,7 @@ enum CurlTransfer {
 
         let code = curl_easy_perform(handle.raw)
         if let local = state.localError { throw local }
+        if code == CURLE_ABORTED_BY_CALLBACK, state.cancellation?.isCancelled == true { throw .cancelled }
         guard code == CURLE_OK else {
             throw classify(code)
         }

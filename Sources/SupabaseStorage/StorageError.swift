@@ -17,6 +17,8 @@ public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
     case permanent(statusCode: Int, code: String, message: String)
     /// A local file could not be read or written.
     case localFile(path: String, errno: Int32)
+    /// The calling task was cancelled; the transfer was aborted.
+    case cancelled
 
     /// Whether retrying the same request may succeed.
     public var isTransient: Bool {
@@ -33,6 +35,7 @@ public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
         case .transient(let m): return "transient: \(m)"
         case .permanent(let s, let c, let m): return "error \(s) \(c): \(m)"
         case .localFile(let p, let e): return "local file \(p): \(String(cString: strerror(e)))"
+        case .cancelled: return "cancelled"
         }
     }
 }

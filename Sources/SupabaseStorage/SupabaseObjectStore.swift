@@ -41,7 +41,29 @@ public final class SupabaseObjectStore: ObjectStore {
             lowSpeedTimeSeconds: configuration.lowSpeedTimeSeconds
         )
         let started = DispatchTime.now()
-        let result: Result<HTTPResponse, StorageError> = await withCheckedContinuation { continuation in
+        if Task.isCancelled { throw .cancelled }
+        let flag = CancellationFlag()
+        var request = request
+        request.cancellation = flag
+        let result: Result<HTTPResponse, StorageError> = await withTaskCancellationHandler {
+            await transfer(request, limits: limits)
+        } onCancel: {
+            flag.cancel()
+        }
+        let ms = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000
+        switch result {
+        case .success(let r):
+            logger.debug("\(request.method) \(logPath) -> \(r.status) in \(ms) ms")
+            return r
+        case .failure(let e):
+            logger.debug("\(request.method) \(logPath) failed in \(ms) ms: \(e)")
+            throw e
+        }
+    }
+
+    /// Runs the blocking transfer on a new thread and resumes with its outcome.
+    private func transfer(_ request: HTTPRequest, limits: TransferLimits) async -> Result<HTTPResponse, StorageError> {
+        await withCheckedContinuation { continuation in
             let thread = Thread { [pool] in
                 guard let handle = pool.checkOut() else {
                     continuation.resume(returning: .failure(.transient("libcurl: could not create a handle")))
@@ -59,15 +81,6 @@ public final class SupabaseObjectStore: ObjectStore {
             }
             thread.name = "supabase-storage"
             thread.start()
-        }
-        let ms = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000
-        switch result {
-        case .success(let r):
-            logger.debug("\(request.method) \(logPath) -> \(r.status) in \(ms) ms")
-            return r
-        case .failure(let e):
-            logger.debug("\(request.method) \(logPath) failed in \(ms) ms: \(e)")
-            throw e
         }
     }
 

@@ -88,3 +88,30 @@ import Testing
         }
     }
 }
+
+@Suite struct CancellationTests {
+    @Test func cancellingTheTaskAbortsTheTransfer() async throws {
+        let dir = try TemporaryDirectory()
+        let server = try StorageServer(
+            configuration: StorageServerConfiguration(dataDirectory: dir.path, faultLatencyMs: 5000)
+        )
+        let port = try await server.start()
+        let store = SupabaseObjectStore(
+            configuration: SupabaseConfiguration(url: "http://127.0.0.1:\(port)", serviceKey: server.serviceKey)
+        )
+        let started = ContinuousClock.now
+        let task = Task { try await store.info(key: "slow") }
+        // Cancel while the server is still holding the request (it answers after 5 s).
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        let result = await task.result
+        #expect(throws: StorageError.cancelled) { try result.get() }
+        #expect(ContinuousClock.now - started < .seconds(4))
+        let already = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await store.exists(key: "x")
+        }
+        await #expect(throws: StorageError.cancelled) { try await already.value }
+        await server.stop()
+    }
+}
