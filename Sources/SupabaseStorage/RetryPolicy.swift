@@ -1,6 +1,9 @@
 // Exponential backoff with full jitter, retrying only transient storage errors.
 
 /// How often and how patiently to retry an operation that failed with a transient ``StorageError``.
+///
+/// A POST upload whose answer was lost may have succeeded: retry it with `upsert: true`, or treat
+/// ``StorageError/conflict(_:)`` on a retry as success.
 public struct RetryPolicy: Sendable {
     public var maxAttempts: Int
     public var baseDelay: Duration
