@@ -57,6 +57,27 @@ enum CatalogMigrations {
                     ALTER TABLE version ADD COLUMN snapshotted_at_ns INTEGER;
                     """)
         }
+        migrator.registerMigration("v3-upload-jobs") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE upload_job (
+                        version_node_id INTEGER PRIMARY KEY REFERENCES version(node_id),
+                        state TEXT NOT NULL CHECK (state IN ('pending', 'uploading', 'uploaded', 'failed', 'conflict')),
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        bytes_uploaded INTEGER NOT NULL DEFAULT 0,
+                        bytes_total INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        enqueued_at_ns INTEGER NOT NULL,
+                        next_attempt_at_ns INTEGER NOT NULL,
+                        uploaded_at_ns INTEGER,
+                        -- the snapshot (version.snapshotted_at_ns) this job uploads or uploaded
+                        snapshot_ns INTEGER NOT NULL,
+                        -- 1 once this mount's TOC is in the bucket: later snapshots replace it (upsert)
+                        published INTEGER NOT NULL DEFAULT 0 CHECK (published IN (0, 1))
+                    );
+                    CREATE INDEX upload_job_due ON upload_job(state, next_attempt_at_ns, enqueued_at_ns);
+                    """)
+        }
         return migrator
     }
 }

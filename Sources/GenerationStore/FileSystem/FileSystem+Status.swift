@@ -28,7 +28,7 @@ extension GenerationFileSystem {
             ("bytes", .int(totals.bytes)),
             ("download_url", .optional(url)),
             ("archive_bytes", version.archiveSize.map { .int($0) } ?? .null),
-            ("download_url_expires_at", .null),
+            ("download_url_expires_at", .optional(downloadURLExpiryLocked(version))),
             ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
             ("upload", uploadStatusLocked(version)),
             ("metadata", .object(metadata.map { Self.metadataMember($0) })),
@@ -76,8 +76,11 @@ extension GenerationFileSystem {
         }
         return .object([
             ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
-            ("remote", .null),
-            ("upload_queue", .object([("pending", .int(0)), ("uploading", .int(0)), ("failed", .int(0)), ("bytes_pending", .int(0))])),
+            (
+                "remote",
+                remoteDescription.map { .object([("url", .string($0.url)), ("bucket", .string($0.bucket))]) } ?? .null
+            ),
+            ("upload_queue", try uploadQueueLocked()),
             (
                 "cache",
                 .object([
@@ -91,25 +94,64 @@ extension GenerationFileSystem {
         ])
     }
 
+    func uploadQueueLocked() throws(FSError) -> JSONValue {
+        let rows = try readCatalogLocked("counting uploads") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT j.state, COUNT(*), COALESCE(SUM(v.archive_size), 0) FROM upload_job j
+                    JOIN version v ON v.node_id = j.version_node_id GROUP BY j.state
+                    """)
+        }
+        var counts: [String: (Int64, Int64)] = [:]
+        for row in rows { counts[row[0]] = (row[1], row[2]) }
+        let pendingBytes = (counts["pending"]?.1 ?? 0) + (counts["uploading"]?.1 ?? 0)
+        return .object([
+            ("pending", .int(counts["pending"]?.0 ?? 0)), ("uploading", .int(counts["uploading"]?.0 ?? 0)),
+            ("failed", .int(counts["failed"]?.0 ?? 0)), ("conflict", .int(counts["conflict"]?.0 ?? 0)),
+            ("uploaded", .int(counts["uploaded"]?.0 ?? 0)), ("bytes_pending", .int(pendingBytes)),
+        ])
+    }
+
     /// "writing" while changes are not yet in the archive or a file is open for writing,
     /// "completed" once the archive holds everything.
     func versionStateLocked(_ version: VersionRecord) -> String {
         version.dirty || (!version.sealed && (openWriters[version.nodeID] ?? 0) > 0) ? "writing" : "completed"
     }
 
-    func uploadStateLocked(_ version: VersionRecord) -> String { "disabled" }
+    func uploadStateLocked(_ version: VersionRecord) -> String {
+        guard remote != nil else { return "disabled" }
+        return uploadJobLocked(version.nodeID)?.state.rawValue ?? "pending"
+    }
 
     func uploadStatusLocked(_ version: VersionRecord) -> JSONValue {
-        .object([
-            ("state", .string(uploadStateLocked(version))), ("attempts", .int(0)), ("bytes_uploaded", .int(0)),
-            ("bytes_total", .int(0)), ("last_error", .null), ("uploaded_at", .null),
+        let job = remote == nil ? nil : uploadJobLocked(version.nodeID)
+        let progress = uploadProgress[version.nodeID]
+        return .object([
+            ("state", .string(uploadStateLocked(version))), ("attempts", .int(Int64(job?.attempts ?? 0))),
+            ("bytes_uploaded", .int(progress?.0 ?? job?.bytesUploaded ?? 0)),
+            ("bytes_total", .int(progress?.1 ?? job?.bytesTotal ?? version.archiveSize ?? 0)),
+            ("last_error", .optional(job?.lastError)),
+            ("uploaded_at", .optional(job?.uploadedAtNs.map(Self.iso8601))),
         ])
     }
 
-    /// The URL `download_url` answers: the local archive once a snapshot exists.
+    /// The URL `download_url` answers: a signed URL of the uploaded archive while one is known
+    /// with more than 5 minutes left, else the local archive once a snapshot exists.
     func downloadURLLocked(_ version: VersionRecord) -> String? {
+        if let signed = signedURLs[version.nodeID], signed.expiresAt.timeIntervalSinceNow > 300,
+            uploadJobLocked(version.nodeID)?.state == .uploaded
+        {
+            return signed.url
+        }
         guard version.snapshottedAtNs != nil, let paths = try? archivePathsLocked(version) else { return nil }
         return URL(fileURLWithPath: paths.archive.string).absoluteString
+    }
+
+    func downloadURLExpiryLocked(_ version: VersionRecord) -> String? {
+        guard let signed = signedURLs[version.nodeID], downloadURLLocked(version) == signed.url else { return nil }
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: signed.expiresAt)
     }
 
     private static func metadataMember(_ attribute: ExtendedAttribute) -> (String, JSONValue) {

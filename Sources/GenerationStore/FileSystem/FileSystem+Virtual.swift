@@ -66,9 +66,16 @@ extension GenerationFileSystem {
         return all.filter { isActiveLocked($0.id ?? 0) }
     }
 
-    /// A generation is active while one of its versions is still open (DESIGN §1).
+    /// A generation is active while one of its versions is still open, or its upload is pending,
+    /// running or failed (DESIGN §1).
     func isActiveLocked(_ generationID: Int64) -> Bool {
-        versions.values.contains { $0.generationNodeID == generationID && !$0.sealed }
+        versions.values.contains { version in
+            guard version.generationNodeID == generationID else { return false }
+            if !version.sealed { return true }
+            guard remote != nil else { return false }
+            let state = uploadJobLocked(version.nodeID)?.state
+            return state == nil || state == .pending || state == .uploading || state == .failed
+        }
     }
 
     func projectLocked(ofGeneration generation: Node) throws(FSError) -> Node {

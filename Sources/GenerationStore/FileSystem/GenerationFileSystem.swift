@@ -9,6 +9,7 @@
 import Foundation
 import GRDB
 import Logging
+import SupabaseStorage
 import SystemPackage
 
 public final class GenerationFileSystem: @unchecked Sendable {
@@ -18,6 +19,10 @@ public final class GenerationFileSystem: @unchecked Sendable {
     let logger: Logger
     let owner: Caller
     let archivesRoot: FilePath
+    /// Where versions are uploaded; nil when USE_CLOUD_STORAGE=false.
+    let remote: (any ObjectStore)?
+    /// The remote's URL and bucket for status.json (never the key).
+    let remoteDescription: (url: String, bucket: String)?
 
     /// Seconds the kernel may cache entries and attributes that can change (open versions, structure).
     public static let shortTimeout = 1.0
@@ -37,12 +42,19 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// Handles open for writing, per version node.
     var openWriters: [Int64: Int] = [:]
     var activity: [Int64: VersionActivity] = [:]
+    var uploadProgress: [Int64: (Int64, Int64)] = [:]
+    var signedURLs: [Int64: SignedURL] = [:]
     var references = References()
     var fileHandles: [UInt64: FileHandle] = [:]
     var directoryHandles: [UInt64: DirectoryHandle] = [:]
     var nextHandle: UInt64 = 1
 
-    public init(dataDirectory: DataDirectory, configuration: Configuration, logger: Logger) throws {
+    public init(
+        dataDirectory: DataDirectory, configuration: Configuration, logger: Logger,
+        remote: (any ObjectStore)? = nil, remoteDescription: (url: String, bucket: String)? = nil
+    ) throws {
+        self.remote = remote
+        self.remoteDescription = remoteDescription
         owner = Caller(uid: getuid(), gid: getgid())
         catalog = try Catalog(path: dataDirectory.catalogPath.string, owner: owner)
         blobs = try BlobStore(root: dataDirectory.blobsPath)
@@ -50,6 +62,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         try removeOrphans()
+        try resumeInterruptedUploads()
         for version in try catalog.read(VersionRecord.all) {
             versions[version.nodeID] = version
             if let latest = latestVersion[version.generationNodeID], versions[latest].map({ $0.number > version.number }) == true {

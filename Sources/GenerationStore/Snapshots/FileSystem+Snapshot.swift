@@ -48,6 +48,7 @@ extension GenerationFileSystem {
         }
         guard let versionID else { return }
         for _ in 0..<3 where try !snapshotIfDirty(versionID: versionID) {}
+        refreshSignedURLIfNeeded(versionID: versionID)
     }
 
     /// After a failed snapshot, waits a full write-back delay before trying again.
@@ -82,7 +83,10 @@ extension GenerationFileSystem {
             version.archiveSize = Int64(toc.archiveSize)
             version.snapshottedAtNs = Timespec.now().totalNanoseconds
             let saved = version
-            try writeCatalogLocked("recording a snapshot") { db in try saved.update(db) }
+            try writeCatalogLocked("recording a snapshot") { db in
+                try saved.update(db)
+                try self.enqueueUploadLocked(saved, db)
+            }
             versions[versionID] = version
             dirtyVersions.remove(versionID)
             logger.info(
