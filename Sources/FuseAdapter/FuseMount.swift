@@ -15,6 +15,16 @@ public struct MountOptions: Sendable {
     }
 }
 
+/// Runs fusermount3 (for users who may not call umount2 themselves); returns its exit status.
+func runFusermount(_ arguments: [String]) -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/fusermount3")
+    process.arguments = arguments
+    guard (try? process.run()) != nil else { return -1 }
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
 public struct MountError: Error, CustomStringConvertible {
     public let description: String
 }
@@ -26,6 +36,7 @@ public final class FuseMount {
     private var session: OpaquePointer?
     /// The context every callback reaches; retained here, released in deinit after the session is gone.
     private let context: Unmanaged<FuseContext>
+    private var signalSources: [any DispatchSourceSignal] = []
 
     public init(fileSystem: GenerationFileSystem, mountpoint: String, options: MountOptions, logger: Logger) throws {
         self.mountpoint = mountpoint
@@ -49,16 +60,31 @@ public final class FuseMount {
 
     /// Mounts at the mountpoint; after this returns, the file system is visible.
     public func mount() throws {
-        // A daemon started with `&` inherits SIGINT ignored; libfuse only handles signals at their default.
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] { signal(signalNumber, SIG_DFL) }
-        guard fuse_set_signal_handlers(session) == 0 else {
-            throw MountError(description: "could not install signal handlers")
-        }
         guard fuse_session_mount(session, mountpoint) == 0 else {
-            fuse_remove_signal_handlers(session)
             throw MountError(description: "could not mount at \(mountpoint) (see the libfuse message above)")
         }
+        installSignalHandlers()
         logger.info("mounted at \(mountpoint)")
+    }
+
+    /// SIGINT, SIGTERM and SIGHUP unmount (lazily, so open files do not block it); the request
+    /// loop then ends as it does after `fusermount3 -u`. libfuse's own handlers only set a flag
+    /// that the loop misses when the signal lands on a thread that is not libfuse's.
+    private func installSignalHandlers() {
+        let mountpoint = self.mountpoint
+        let logger = self.logger
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                logger.info("signal \(signalNumber): unmounting \(mountpoint)")
+                if umount2(mountpoint, Int32(MNT_DETACH)) != 0 {
+                    _ = runFusermount(["-u", "-z", mountpoint])
+                }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
     }
 
     /// Serves requests until the file system is unmounted or a signal arrives, then unmounts.
@@ -69,7 +95,7 @@ public final class FuseMount {
         let result = cfuse_session_loop_mt(session, config)
         fuse_loop_cfg_destroy(config)
         fuse_session_unmount(session)
-        fuse_remove_signal_handlers(session)
+        signalSources.forEach { $0.cancel() }
         logger.info("unmounted \(mountpoint)")
         return result
     }

@@ -48,6 +48,15 @@ enum CatalogMigrations {
                     );
                     """)
         }
+        migrator.registerMigration("v2-version-snapshots") { db in
+            // dirty: changed since the last snapshot (a new version starts dirty).
+            try db.execute(
+                sql: """
+                    ALTER TABLE version ADD COLUMN dirty INTEGER NOT NULL DEFAULT 1 CHECK (dirty IN (0, 1));
+                    ALTER TABLE version ADD COLUMN archive_size INTEGER;
+                    ALTER TABLE version ADD COLUMN snapshotted_at_ns INTEGER;
+                    """)
+        }
         return migrator
     }
 }

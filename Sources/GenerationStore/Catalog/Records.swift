@@ -58,9 +58,16 @@ struct VersionRecord: Codable, Sendable, Equatable, FetchableRecord, Persistable
     var sealed: Bool
     var createdAtNs: Int64
     var updatedAtNs: Int64
+    /// Changed since the last snapshot.
+    var dirty: Bool = true
+    /// Size of the local archive of the last snapshot; nil before the first.
+    var archiveSize: Int64?
+    var snapshottedAtNs: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case number, sealed
+        case number, sealed, dirty
+        case archiveSize = "archive_size"
+        case snapshottedAtNs = "snapshotted_at_ns"
         case nodeID = "node_id"
         case generationNodeID = "generation_node_id"
         case createdAtNs = "created_at_ns"

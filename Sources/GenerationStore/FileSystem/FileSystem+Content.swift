@@ -18,7 +18,10 @@ extension GenerationFileSystem {
     }
 
     public func open(_ ino: InodeNumber, flags: Int32) throws(FSError) -> OpenedFile {
-        try withLock { () throws(FSError) -> OpenedFile in
+        if let virtual = VirtualEntry(ino: ino), !Self.isWriting(flags) {
+            try snapshotBeforeAnswering(virtual)
+        }
+        return try withLock { () throws(FSError) -> OpenedFile in
             if let virtual = VirtualEntry(ino: ino) {
                 if Self.isWriting(flags) { throw FSError.accessDenied("virtual files are read-only") }
                 let content = try virtualContentLocked(virtual)
@@ -71,6 +74,9 @@ extension GenerationFileSystem {
             }
             return blob
         }
+        guard blobs.hasRoom(for: data.count) else {
+            throw FSError(.noSpace, "the disk holding the data directory is full")
+        }
         var written = 0
         while written < data.count {
             let result = pwrite(blob.descriptor.rawValue, data.baseAddress! + written, data.count - written, off_t(offset) + off_t(written))
@@ -102,7 +108,7 @@ extension GenerationFileSystem {
     /// close(2) of one descriptor: what was written through it is saved in the catalog.
     public func flush(handle: UInt64) throws(FSError) {
         try withLock { () throws(FSError) in
-            _ = try fileHandleLocked(handle)
+            guard case .blob(let blob) = try fileHandleLocked(handle), blob.writable else { return }
             try saveDirtyLocked()
         }
     }
@@ -152,6 +158,13 @@ extension GenerationFileSystem {
             if let mtime = changes.mtime { node.mtimeNs = mtime.totalNanoseconds }
             node.ctimeNs = now.totalNanoseconds
             let sealing = node.role == .version && changes.mode.map { $0 & 0o222 == 0 } == true
+            if let id = node.id, references.isOpen(id), !sealing {
+                // An open file's attributes are saved with its size on flush, like its data.
+                nodes[id] = node
+                dirtyNodes.insert(id)
+                touchVersionLocked(node.versionID, at: now)
+                return entryLocked(node)
+            }
             let updated = node
             let sealedVersion = try writeCatalogLocked("changing attributes") { db -> VersionRecord? in
                 try updated.update(db)

@@ -251,7 +251,7 @@ extension GenerationFileSystem {
             try self.touchDirectory(directory, at: now, db)
             return node
         }
-        if role == .file { try blobs.create(node.ino) }
+        // A file's blob is created when create() opens it (BlobStore.open creates a missing blob).
         touchVersionLocked(directory.versionID, at: now)
         cacheLocked(node)
         references.addLookup(node.id ?? 0)

@@ -4,7 +4,11 @@ import GRDB
 
 extension GenerationFileSystem {
     func versionStatusLocked(_ version: VersionRecord) throws(FSError) -> JSONValue {
-        try saveDirtyLocked()
+        do {
+            try saveDirtyLocked()
+        } catch {
+            logger.warning("status.json may show stale sizes: \(error)")
+        }
         let generation = try nodeLocked(version.generationNodeID)
         let project = try projectLocked(ofGeneration: generation)
         let totals = try readCatalogLocked("counting a version's files") {
@@ -23,6 +27,7 @@ extension GenerationFileSystem {
             ("files_count", .int(Int64(totals.files))),
             ("bytes", .int(totals.bytes)),
             ("download_url", .optional(url)),
+            ("archive_bytes", version.archiveSize.map { .int($0) } ?? .null),
             ("download_url_expires_at", .null),
             ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
             ("upload", uploadStatusLocked(version)),
@@ -86,9 +91,10 @@ extension GenerationFileSystem {
         ])
     }
 
-    /// "writing" while a version can still change, "completed" once sealed.
+    /// "writing" while changes are not yet in the archive or a file is open for writing,
+    /// "completed" once the archive holds everything.
     func versionStateLocked(_ version: VersionRecord) -> String {
-        version.sealed ? "completed" : "writing"
+        version.dirty || (!version.sealed && (openWriters[version.nodeID] ?? 0) > 0) ? "writing" : "completed"
     }
 
     func uploadStateLocked(_ version: VersionRecord) -> String { "disabled" }
@@ -100,8 +106,11 @@ extension GenerationFileSystem {
         ])
     }
 
-    /// The URL `download_url` answers; nil until archives exist.
-    func downloadURLLocked(_ version: VersionRecord) -> String? { nil }
+    /// The URL `download_url` answers: the local archive once a snapshot exists.
+    func downloadURLLocked(_ version: VersionRecord) -> String? {
+        guard version.snapshottedAtNs != nil, let paths = try? archivePathsLocked(version) else { return nil }
+        return URL(fileURLWithPath: paths.archive.string).absoluteString
+    }
 
     private static func metadataMember(_ attribute: ExtendedAttribute) -> (String, JSONValue) {
         let name = String(decoding: attribute.name, as: UTF8.self)

@@ -4,7 +4,8 @@
 // Locking: one lock (`lock`) guards all in-memory state below and every catalog write, so the
 // cache and the catalog change together. File data moves without it: read and write use the
 // handle's descriptor with pread/pwrite, then take the lock only to record size and times.
-// Helpers whose names end in `Locked` expect the lock to be held.
+// Helpers whose names end in `Locked` expect the lock to be held. `snapshotLock` serializes
+// snapshots; it is taken before `lock`, never while holding it.
 import Foundation
 import GRDB
 import Logging
@@ -16,6 +17,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
     let configuration: Configuration
     let logger: Logger
     let owner: Caller
+    let archivesRoot: FilePath
 
     /// Seconds the kernel may cache entries and attributes that can change (open versions, structure).
     public static let shortTimeout = 1.0
@@ -23,6 +25,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
     public static let sealedTimeout = 86_400.0
 
     let lock = NSLock()
+    let snapshotLock = NSLock()
     // Guarded by `lock`:
     var nodes: [Int64: Node] = [:]
     /// Nodes whose size or times changed since they were last written to the catalog.
@@ -33,6 +36,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
     var latestVersion: [Int64: Int64] = [:]
     /// Handles open for writing, per version node.
     var openWriters: [Int64: Int] = [:]
+    var activity: [Int64: VersionActivity] = [:]
     var references = References()
     var fileHandles: [UInt64: FileHandle] = [:]
     var directoryHandles: [UInt64: DirectoryHandle] = [:]
@@ -42,6 +46,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
         owner = Caller(uid: getuid(), gid: getgid())
         catalog = try Catalog(path: dataDirectory.catalogPath.string, owner: owner)
         blobs = try BlobStore(root: dataDirectory.blobsPath)
+        archivesRoot = dataDirectory.archivesPath
         self.configuration = configuration
         self.logger = logger
         try removeOrphans()
@@ -69,6 +74,12 @@ public final class GenerationFileSystem: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return try body()
+    }
+
+    func withLockNonThrowing<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
     }
 
     /// Runs a catalog transaction; any failure becomes an FSError naming `context`.
@@ -174,8 +185,11 @@ public final class GenerationFileSystem: @unchecked Sendable {
     func touchVersionLocked(_ versionID: Int64?, at time: Timespec) {
         guard let versionID, var version = versions[versionID] else { return }
         version.updatedAtNs = time.totalNanoseconds
+        version.dirty = true
         versions[versionID] = version
         dirtyVersions.insert(versionID)
+        activity[versionID, default: VersionActivity()].changes += 1
+        activity[versionID]?.lastChange = .now
     }
 
     // MARK: - Attributes

@@ -23,16 +23,6 @@ struct BlobStore: Sendable {
         root.appending(Self.fanOut(Int(ino % 256))).appending(String(ino))
     }
 
-    func create(_ ino: InodeNumber) throws(FSError) {
-        do {
-            let fd = try FileDescriptor.open(
-                path(ino), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
-            try fd.close()
-        } catch {
-            throw FSError.wrapping(error, "creating the blob of inode \(ino)")
-        }
-    }
-
     /// Opens the blob for reading, or reading and writing; a missing blob (a crash between the
     /// catalog insert and its creation) is created empty.
     func open(_ ino: InodeNumber, writable: Bool, append: Bool) throws(FSError) -> FileDescriptor {
@@ -57,6 +47,16 @@ struct BlobStore: Sendable {
 
     func remove(_ ino: InodeNumber) {
         unlink(path(ino).string)
+    }
+
+    /// Whether `bytes` more of file data leave the catalog room to record them: writes stop short of
+    /// the last min(64 MiB, 5 %) of the disk, so sizes, unlinks and renames can still be committed.
+    func hasRoom(for bytes: Int) -> Bool {
+        var info = statvfs()
+        guard statvfs(root.string, &info) == 0 else { return true }
+        let blockSize = UInt64(info.f_frsize)
+        let reserve = min(64 << 20, UInt64(info.f_blocks) * blockSize / 20)
+        return UInt64(info.f_bavail) * blockSize >= UInt64(bytes) + reserve
     }
 
     /// Bytes the blob occupies on disk (sparse files occupy less than their size).

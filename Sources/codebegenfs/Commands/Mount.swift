@@ -46,6 +46,9 @@ struct Mount: ParsableCommand {
             let fuse = try FuseMount(
                 fileSystem: fileSystem, mountpoint: mountpoint, options: MountOptions(allowOther: allowOther),
                 logger: logger)
+            let snapshotter = Snapshotter(fileSystem: fileSystem)
+            snapshotter.start()
+            defer { snapshotter.stop() }
             try fuse.mount()
             Daemon.report(ready, "ready")
             let result = fuse.run(maxThreads: 8)

@@ -1,0 +1,171 @@
+// Snapshots (DESIGN §2): a version's files packed into its local seekable archive, taken once
+// the version has been quiet for WRITE_BACK_DELAY with no writer, when it is sealed, and before
+// `download_url` answers. The catalog rows are read under the lock; packing runs without it.
+import Foundation
+import GRDB
+import SeekableArchive
+import SystemPackage
+
+/// In-memory change tracking of one version, for deciding when a snapshot is due.
+struct VersionActivity: Sendable {
+    var changes: UInt64 = 0
+    var lastChange = ContinuousClock.now
+}
+
+extension GenerationFileSystem {
+    /// The local archive and TOC of a version: `archives/projects/<p>/generations/<g>/v<n>.tar.gz`,
+    /// the same layout as the bucket.
+    func archivePathsLocked(_ version: VersionRecord) throws(FSError) -> (archive: FilePath, toc: FilePath) {
+        let generation = try nodeLocked(version.generationNodeID)
+        let project = try projectLocked(ofGeneration: generation)
+        let directory = archivesRoot.appending("projects").appending(String(decoding: project.nameBytes, as: UTF8.self))
+            .appending("generations").appending(String(decoding: generation.nameBytes, as: UTF8.self))
+        return (directory.appending("v\(version.number).tar.gz"), directory.appending("v\(version.number).toc.json"))
+    }
+
+    /// Versions whose snapshot is due: changed, and sealed or quiet for the write-back delay with no writer.
+    func dueSnapshots() -> [Int64] {
+        lock.lock()
+        defer { lock.unlock() }
+        let delay = Duration.milliseconds(Int64(configuration.writeBackDelay * 1000))
+        return versions.values.filter { version in
+            guard version.dirty else { return false }
+            if version.sealed { return true }
+            let activity = activity[version.nodeID] ?? VersionActivity(lastChange: .now - delay)
+            return (openWriters[version.nodeID] ?? 0) == 0 && ContinuousClock.now - activity.lastChange >= delay
+        }.map(\.nodeID)
+    }
+
+    /// `download_url` always names an archive that matches what `ls` shows: a version with
+    /// unsnapshotted changes is packed before its URL is answered.
+    func snapshotBeforeAnswering(_ virtual: VirtualEntry) throws(FSError) {
+        let versionID: Int64? = withLockNonThrowing {
+            switch virtual.kind {
+            case .versionDownloadURL: virtual.owner
+            case .generationDownloadURL: latestVersion[virtual.owner]
+            default: nil
+            }
+        }
+        guard let versionID else { return }
+        for _ in 0..<3 where try !snapshotIfDirty(versionID: versionID) {}
+    }
+
+    /// After a failed snapshot, waits a full write-back delay before trying again.
+    func postponeSnapshot(versionID: Int64) {
+        withLockNonThrowing { activity[versionID, default: VersionActivity()].lastChange = .now }
+    }
+
+    /// Takes a snapshot of the version now if it has unsnapshotted changes. Returns whether the
+    /// archive matches the version afterwards (false if it changed while being packed).
+    @discardableResult
+    public func snapshotIfDirty(versionID: Int64) throws(FSError) -> Bool {
+        snapshotLock.lock()
+        defer { snapshotLock.unlock() }
+        let plan = try withLock { () throws(FSError) -> SnapshotPlan? in
+            guard let version = versions[versionID], version.dirty else { return nil }
+            return try snapshotPlanLocked(version)
+        }
+        guard let plan else { return true }
+        let started = ContinuousClock.now
+        let toc: ArchiveTOC
+        do {
+            toc = try plan.write(blobs: blobs)
+        } catch {
+            throw FSError.wrapping(error, "packing v\(plan.version.number)")
+        }
+        return try withLock { () throws(FSError) -> Bool in
+            guard activity[versionID]?.changes ?? 0 == plan.changes, var version = versions[versionID] else {
+                logger.debug("v\(plan.version.number) changed while it was packed; it is packed again later")
+                return false
+            }
+            version.dirty = false
+            version.archiveSize = Int64(toc.archiveSize)
+            version.snapshottedAtNs = Timespec.now().totalNanoseconds
+            let saved = version
+            try writeCatalogLocked("recording a snapshot") { db in try saved.update(db) }
+            versions[versionID] = version
+            dirtyVersions.remove(versionID)
+            logger.info(
+                "snapshot \(plan.archive): \(plan.entries.count) entries, \(toc.archiveSize) bytes in \(ContinuousClock.now - started)")
+            return true
+        }
+    }
+
+    private func snapshotPlanLocked(_ version: VersionRecord) throws(FSError) -> SnapshotPlan {
+        try saveDirtyLocked()
+        let rows = try readCatalogLocked("reading a version's files") { db in
+            try Node.filter(Node.Columns.versionID == version.nodeID).fetchAll(db)
+        }
+        var byID: [Int64: Node] = [:]
+        for row in rows { if let id = row.id { byID[id] = row } }
+        var paths: [Int64: [UInt8]] = [version.nodeID: []]
+        func path(_ node: Node) -> [UInt8]? {
+            guard let id = node.id else { return nil }
+            if let known = paths[id] { return known }
+            guard let parentID = node.parentID, let parent = byID[parentID], let parentPath = path(parent) else { return nil }
+            let full = parentPath.isEmpty ? node.nameBytes : parentPath + [UInt8(ascii: "/")] + node.nameBytes
+            paths[id] = full
+            return full
+        }
+        var entries: [(path: [UInt8], node: Node)] = []
+        for row in rows where row.role.isUserContent {
+            if let full = path(row) { entries.append((full, row)) }
+        }
+        // Byte order puts every directory before its contents.
+        entries.sort { $0.path.lexicographicallyPrecedes($1.path) }
+        let (archive, toc) = try archivePathsLocked(version)
+        return SnapshotPlan(
+            version: version, changes: activity[version.nodeID]?.changes ?? 0, archive: archive, toc: toc,
+            entries: entries)
+    }
+}
+
+/// What one snapshot packs, read from the catalog under the lock and written without it.
+struct SnapshotPlan {
+    let version: VersionRecord
+    let changes: UInt64
+    let archive: FilePath
+    let toc: FilePath
+    let entries: [(path: [UInt8], node: Node)]
+
+    /// Writes the archive and its TOC to temporary names, syncs them and renames them into place.
+    func write(blobs: BlobStore) throws -> ArchiveTOC {
+        if let directory = archive.removingLastComponent() as FilePath? {
+            try FileManager.default.createDirectory(
+                atPath: directory.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let temporaryArchive = FilePath(archive.string + ".tmp")
+        let temporaryTOC = FilePath(toc.string + ".tmp")
+        let writer = try SeekableTarWriter(output: temporaryArchive)
+        for (path, node) in entries {
+            let mtime = Timespec(totalNanoseconds: node.mtimeNs)
+            let entry = ArchiveEntry(
+                path: String(decoding: path, as: UTF8.self), kind: Self.kind(node.role), mode: node.mode,
+                mtime: (mtime.seconds, Int32(mtime.nanoseconds)), size: node.role == .file ? UInt64(node.size) : 0,
+                linkTarget: node.linkTarget.map { String(decoding: $0, as: UTF8.self) })
+            try writer.append(entry, contentsOf: node.role == .file ? blobs.path(node.ino) : nil)
+        }
+        let toc = try writer.finish()
+        let descriptor = try FileDescriptor.open(
+            temporaryTOC, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+        try descriptor.closeAfter {
+            _ = try descriptor.writeAll(try toc.encodeJSON())
+            _ = Glibc.fsync(descriptor.rawValue)
+        }
+        try Self.rename(temporaryArchive, to: archive)
+        try Self.rename(temporaryTOC, to: self.toc)
+        return toc
+    }
+
+    private static func kind(_ role: NodeRole) -> ArchiveEntry.Kind {
+        switch role {
+        case .file: .file
+        case .symlink: .symlink
+        default: .directory
+        }
+    }
+
+    private static func rename(_ from: FilePath, to: FilePath) throws {
+        if Glibc.rename(from.string, to.string) != 0 { throw Errno(rawValue: errno) }
+    }
+}

@@ -1,0 +1,133 @@
+// Reads files and byte ranges out of a seekable tar.gz through its TOC, inflating only the members needed.
+internal import Crypto
+import SystemPackage
+
+/// Random access into an archive written by ``SeekableTarWriter``.
+///
+/// Each read fetches the compressed bytes of the members that overlap it, one member at a
+/// time (at most `chunkSize` of data, so memory stays bounded), and inflates only up to the
+/// last byte it needs. Whole-file reads check the sha256 from the TOC; partial reads cannot.
+/// Thread-safe: every call has its own inflate state.
+public struct SeekableTarReader: Sendable {
+    public let toc: ArchiveTOC
+    private let source: any ArchiveByteSource
+    private let index: [String: Int]
+
+    /// `toc` is validated (see ``ArchiveTOC/validate()``).
+    public init(toc: ArchiveTOC, source: any ArchiveByteSource) throws(ArchiveError) {
+        try toc.validate()
+        self.toc = toc
+        self.source = source
+        var index: [String: Int] = [:]
+        for (position, entry) in toc.entries.enumerated() { index[entry.path] = position }
+        self.index = index
+    }
+
+    public init(
+        toc: ArchiveTOC,
+        fetch: @escaping @Sendable (Range<UInt64>) throws -> [UInt8]
+    ) throws(ArchiveError) {
+        try self.init(toc: toc, source: ClosureByteSource(fetch))
+    }
+
+    public func entry(at path: String) -> ArchiveTOC.Entry? {
+        index[path].map { toc.entries[$0] }
+    }
+
+    /// The whole content of a regular file, verified against its sha256.
+    public func readFile(at path: String) throws -> [UInt8] {
+        let entry = try fileEntry(path)
+        var content: [UInt8] = []
+        content.reserveCapacity(Int(min(entry.size, UInt64(Int.max))))
+        var hasher = SHA256()
+        try forEachPiece(of: entry, in: 0..<entry.size) { piece throws(ArchiveError) in
+            hasher.update(bufferPointer: piece)
+            content.append(contentsOf: piece)
+        }
+        try verify(entry, Hex.string(hasher.finalize()))
+        return content
+    }
+
+    /// Bytes `range` of a file, clamped to its size like `pread` (past the end: empty).
+    /// Not verified against the sha256 (that needs the whole file); damage in the members it
+    /// inflates usually shows as ``ArchiveError/corruptMember(path:offset:reason:)``.
+    public func read(at path: String, range: Range<UInt64>) throws -> [UInt8] {
+        let entry = try fileEntry(path)
+        let clamped = min(range.lowerBound, entry.size)..<min(range.upperBound, entry.size)
+        var content: [UInt8] = []
+        content.reserveCapacity(Int(min(UInt64(clamped.count), UInt64(Int.max))))
+        try forEachPiece(of: entry, in: clamped) { piece throws(ArchiveError) in content.append(contentsOf: piece) }
+        return content
+    }
+
+    /// Streams a whole file to `destination` (from its current position) in constant memory,
+    /// then checks the sha256. On a mismatch the bytes are already written: discard them.
+    public func writeFile(at path: String, to destination: FileDescriptor) throws {
+        let entry = try fileEntry(path)
+        var hasher = SHA256()
+        try forEachPiece(of: entry, in: 0..<entry.size) { piece throws(ArchiveError) in
+            hasher.update(bufferPointer: piece)
+            try FileIO.writeAll(destination, piece, path: "<fd \(destination.rawValue)>")
+        }
+        try verify(entry, Hex.string(hasher.finalize()))
+    }
+
+    private func fileEntry(_ path: String) throws(ArchiveError) -> ArchiveTOC.Entry {
+        guard let entry = entry(at: path) else { throw .notFound(path: path) }
+        guard entry.type == .file else { throw .notARegularFile(path: path) }
+        return entry
+    }
+
+    private func verify(_ entry: ArchiveTOC.Entry, _ actual: String) throws(ArchiveError) {
+        let expected = entry.sha256 ?? ""
+        guard actual == expected else {
+            throw .checksumMismatch(path: entry.path, expected: expected, actual: actual)
+        }
+    }
+
+    /// Calls `body` with the file's bytes in `range`, in order, fetching each overlapping member once.
+    private func forEachPiece(
+        of entry: ArchiveTOC.Entry,
+        in range: Range<UInt64>,
+        body: (UnsafeRawBufferPointer) throws(ArchiveError) -> Void
+    ) throws {
+        guard !range.isEmpty else { return }
+        let inflater = try GzipInflater()
+        for member in entry.members {
+            let memberData = member.dataOffset..<(member.dataOffset + member.dataLength)
+            guard memberData.overlaps(range) else { continue }
+            // Uncompressed positions within the member that the caller wants.
+            let wantStart = member.dataStart + (max(range.lowerBound, memberData.lowerBound) - member.dataOffset)
+            let wantEnd = member.dataStart + (min(range.upperBound, memberData.upperBound) - member.dataOffset)
+            let compressed = try source.bytes(in: member.byteRange)
+            guard compressed.count == Int(member.length) else {
+                throw ArchiveError.shortFetch(range: member.byteRange, received: compressed.count)
+            }
+            var position: UInt64 = 0
+            let outcome: GzipInflater.Outcome
+            do {
+                outcome = try inflater.inflateMember(compressed) { chunk throws(ArchiveError) in
+                    let chunkRange = position..<(position + UInt64(chunk.count))
+                    position = chunkRange.upperBound
+                    let from = max(chunkRange.lowerBound, wantStart)
+                    let to = min(chunkRange.upperBound, wantEnd)
+                    if from < to {
+                        let slice = chunk[Int(from - chunkRange.lowerBound)..<Int(to - chunkRange.lowerBound)]
+                        try body(UnsafeRawBufferPointer(rebasing: slice))
+                    }
+                    return position < wantEnd
+                }
+            } catch {
+                if let underlying = error.underlying { throw underlying }
+                throw ArchiveError.corruptMember(path: entry.path, offset: member.offset, reason: error.reason)
+            }
+            if outcome == .complete && position < wantEnd {
+                throw ArchiveError.corruptMember(
+                    path: entry.path,
+                    offset: member.offset,
+                    reason: "inflates to \(position) bytes, the TOC needs \(wantEnd)"
+                )
+            }
+        }
+    }
+}

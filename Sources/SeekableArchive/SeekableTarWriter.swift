@@ -1,0 +1,348 @@
+// Streams entries into a seekable tar.gz (one gzip member per file or 4 MiB chunk) and builds its TOC.
+internal import Crypto
+import SystemPackage
+
+/// Writes a version's entries as a tar stream compressed into independent gzip members.
+///
+/// Layout (docs/STORAGE_FORMAT.md): each regular file gets its own members, the first holding
+/// its header(s) and up to `chunkSize` bytes of data, each further one the next `chunkSize` bytes.
+/// Consecutive directories and symlinks share one member. Two zero blocks end the stream in
+/// a final member. Memory use is constant: content is read in 256 KiB pieces.
+///
+/// ```swift
+/// let writer = try SeekableTarWriter(output: temporaryPath)
+/// try writer.append(entry, contentsOf: contentPath)   // parents before children
+/// let toc = try writer.finish()                        // flushes, fsyncs, returns the TOC
+/// ```
+///
+/// Not thread-safe; one owner appends in order. An error thrown while writing (I/O, a content
+/// file that changed size) leaves the archive incomplete: later calls throw
+/// ``ArchiveError/writerUnusable(reason:)`` and the caller discards the output. An entry
+/// rejected by validation (``ArchiveError/invalidEntry(path:reason:)``) writes nothing, so
+/// the writer stays usable.
+public final class SeekableTarWriter {
+    public struct Options: Sendable {
+        /// zlib level, 0…9. 6 is gzip's default.
+        public var compressionLevel: Int32
+        /// Data bytes per member for large files; a positive multiple of 512.
+        public var chunkSize: Int
+        /// 0 (the default): every regular file has its own members. Above 0: regular files whose
+        /// tar bytes (headers, data, padding) fit in this many bytes are packed together into
+        /// shared members of about this uncompressed size. Smaller archives; a read then
+        /// inflates its neighbours too.
+        public var smallFileGroupLimit: Int
+
+        public init(compressionLevel: Int32 = 6, chunkSize: Int = 4 << 20, smallFileGroupLimit: Int = 0) {
+            self.compressionLevel = compressionLevel
+            self.chunkSize = chunkSize
+            self.smallFileGroupLimit = smallFileGroupLimit
+        }
+    }
+
+    private enum State {
+        case open
+        case finished
+        case failed(String)
+    }
+
+    /// A member several entries share; its offset and length are filled in when it closes.
+    private struct SharedMember {
+        var start: UInt64
+        var uncompressed: UInt64 = 0
+        var entryIndices: [Int] = []
+    }
+
+    private static let readBufferSize = 256 * 1024
+    private static let endOfArchive = [UInt8](repeating: 0, count: 2 * TarHeader.blockSize)
+
+    private let options: Options
+    private let output: ArchiveOutput
+    private let ownsDescriptor: Bool
+    private let deflater: GzipDeflater
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    private var state = State.open
+    private var descriptorOpen = true
+    private var entries: [ArchiveTOC.Entry] = []
+    private var shared: SharedMember?
+    private var paths: Set<String> = []
+    private var directories: Set<String> = []
+
+    /// Creates (or truncates) `output` and writes the archive there.
+    public convenience init(output: FilePath, options: Options = Options()) throws(ArchiveError) {
+        let descriptor = try FileIO.open(output, .writeOnly, options: [.create, .truncate])
+        do {
+            try self.init(descriptor: descriptor, pathForErrors: output.string, owns: true, options: options)
+        } catch {
+            try? descriptor.close()
+            throw error
+        }
+    }
+
+    /// Writes the archive to `output` from its current position; TOC offsets count from there.
+    /// `finish()` fsyncs but does not close it.
+    public convenience init(output: FileDescriptor, options: Options = Options()) throws(ArchiveError) {
+        try self.init(descriptor: output, pathForErrors: "<fd \(output.rawValue)>", owns: false, options: options)
+    }
+
+    private init(descriptor: FileDescriptor, pathForErrors: String, owns: Bool, options: Options) throws(ArchiveError) {
+        guard options.chunkSize > 0, options.chunkSize % TarHeader.blockSize == 0 else {
+            throw .writerUnusable(reason: "chunkSize \(options.chunkSize) is not a positive multiple of 512")
+        }
+        guard (0...9).contains(options.compressionLevel) else {
+            throw .writerUnusable(reason: "compression level \(options.compressionLevel) is not in 0...9")
+        }
+        self.options = options
+        self.deflater = try GzipDeflater(level: options.compressionLevel)
+        self.output = ArchiveOutput(descriptor: descriptor, pathForErrors: pathForErrors)
+        self.ownsDescriptor = owns
+        self.readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        if ownsDescriptor && descriptorOpen { try? output.descriptor.close() }
+    }
+
+    /// Appends one entry. Regular files read `entry.size` bytes from `contentsOf` (nil only for
+    /// an empty file); directories and symlinks ignore it.
+    public func append(_ entry: ArchiveEntry, contentsOf source: FilePath?) throws(ArchiveError) {
+        try checkOpen()
+        try EntryValidation.check(entry, paths: paths, directories: directories)
+        guard entry.kind == .file else { return try appendChecked(entry, content: nil, sourcePath: "") }
+        guard let source else {
+            guard entry.size == 0 else {
+                throw .invalidEntry(path: entry.path, reason: "a non-empty regular file needs a content source")
+            }
+            return try appendChecked(entry, content: nil, sourcePath: "")
+        }
+        let descriptor = try FileIO.open(source, .readOnly)
+        defer { try? descriptor.close() }
+        try appendChecked(entry, content: descriptor, sourcePath: source.string)
+    }
+
+    /// Appends one entry whose content is read from `contentsOf`'s current position (not closed).
+    public func append(_ entry: ArchiveEntry, contentsOf source: FileDescriptor) throws(ArchiveError) {
+        try checkOpen()
+        try EntryValidation.check(entry, paths: paths, directories: directories)
+        try appendChecked(entry, content: entry.kind == .file ? source : nil, sourcePath: "<fd \(source.rawValue)>")
+    }
+
+    /// Writes the end of the archive, flushes and fsyncs the output, and returns the TOC.
+    public func finish() throws(ArchiveError) -> ArchiveTOC {
+        try checkOpen()
+        do {
+            try closeShared()
+            let start = output.offset
+            try deflater.beginMember()
+            try deflater.compress(Self.endOfArchive, sink: output.write)
+            try deflater.finishMember(sink: output.write)
+            let endMember = ArchiveTOC.Member(
+                offset: start,
+                length: output.offset - start,
+                dataOffset: 0,
+                dataLength: 0,
+                dataStart: 0
+            )
+            try output.flush()
+            try FileIO.fsync(output.descriptor, path: output.pathForErrors)
+            if ownsDescriptor {
+                descriptorOpen = false
+                try FileIO.close(output.descriptor, path: output.pathForErrors)
+            }
+            state = .finished
+            return ArchiveTOC(
+                formatVersion: ArchiveTOC.currentFormatVersion,
+                chunkSize: UInt64(options.chunkSize),
+                archiveSize: output.offset,
+                archiveSHA256: output.digest(),
+                entries: entries,
+                endMember: endMember
+            )
+        } catch {
+            state = .failed(error.description)
+            throw error
+        }
+    }
+
+    private func checkOpen() throws(ArchiveError) {
+        switch state {
+        case .open: return
+        case .finished: throw .writerUnusable(reason: "finish() was already called")
+        case .failed(let reason): throw .writerUnusable(reason: "an earlier append failed: \(reason)")
+        }
+    }
+
+    private func appendChecked(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError)
+    {
+        do {
+            if entry.kind == .file {
+                try appendFile(entry, content: content, sourcePath: sourcePath)
+            } else {
+                try appendToShared(entry, headers: EntryHeaders.encode(entry), content: nil, sourcePath: sourcePath)
+            }
+        } catch {
+            state = .failed(error.description)
+            throw error
+        }
+        paths.insert(entry.path)
+        if entry.kind == .directory { directories.insert(entry.path) }
+    }
+
+    private func appendFile(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError) {
+        let headers = EntryHeaders.encode(entry)
+        let tarBytes = UInt64(headers.count) + entry.size + UInt64(TarHeader.padding(for: entry.size))
+        if options.smallFileGroupLimit > 0 && tarBytes <= UInt64(options.smallFileGroupLimit) {
+            return try appendToShared(entry, headers: headers, content: content, sourcePath: sourcePath)
+        }
+        try closeShared()
+        var hasher = SHA256()
+        var members: [ArchiveTOC.Member] = []
+        var memberStart = output.offset
+        var memberData: UInt64 = 0
+        var dataStart = UInt64(headers.count)
+        var done: UInt64 = 0
+        let chunk = UInt64(options.chunkSize)
+        try deflater.beginMember()
+        try deflater.compress(headers, sink: output.write)
+        while done < entry.size {
+            if memberData == chunk {
+                try deflater.finishMember(sink: output.write)
+                members.append(
+                    ArchiveTOC.Member(
+                        offset: memberStart,
+                        length: output.offset - memberStart,
+                        dataOffset: done - memberData,
+                        dataLength: memberData,
+                        dataStart: dataStart
+                    )
+                )
+                memberStart = output.offset
+                memberData = 0
+                dataStart = 0
+                try deflater.beginMember()
+            }
+            let want = Int(min(UInt64(readBuffer.count), chunk - memberData, entry.size - done))
+            let piece = try readContent(content, count: want, entry: entry, done: done, sourcePath: sourcePath)
+            hasher.update(bufferPointer: piece)
+            try deflater.compress(piece, sink: output.write)
+            done += UInt64(want)
+            memberData += UInt64(want)
+        }
+        try expectEndOfContent(content, entry: entry, sourcePath: sourcePath)
+        try deflater.compress([UInt8](repeating: 0, count: TarHeader.padding(for: entry.size)), sink: output.write)
+        try deflater.finishMember(sink: output.write)
+        members.append(
+            ArchiveTOC.Member(
+                offset: memberStart,
+                length: output.offset - memberStart,
+                dataOffset: done - memberData,
+                dataLength: memberData,
+                dataStart: dataStart
+            )
+        )
+        entries.append(tocEntry(entry, sha256: Hex.string(hasher.finalize()), members: members))
+    }
+
+    /// Adds a directory, a symlink or (when grouping) a small file to the shared member.
+    private func appendToShared(
+        _ entry: ArchiveEntry,
+        headers: [UInt8],
+        content: FileDescriptor?,
+        sourcePath: String
+    ) throws(ArchiveError) {
+        if shared == nil {
+            shared = SharedMember(start: output.offset)
+            try deflater.beginMember()
+        }
+        guard var member = shared else { return }
+        try deflater.compress(headers, sink: output.write)
+        member.uncompressed += UInt64(headers.count)
+        var sha256: String?
+        if entry.kind == .file {
+            var hasher = SHA256()
+            var done: UInt64 = 0
+            while done < entry.size {
+                let want = Int(min(UInt64(readBuffer.count), entry.size - done))
+                let piece = try readContent(content, count: want, entry: entry, done: done, sourcePath: sourcePath)
+                hasher.update(bufferPointer: piece)
+                try deflater.compress(piece, sink: output.write)
+                done += UInt64(want)
+            }
+            try expectEndOfContent(content, entry: entry, sourcePath: sourcePath)
+            let padding = [UInt8](repeating: 0, count: TarHeader.padding(for: entry.size))
+            try deflater.compress(padding, sink: output.write)
+            sha256 = Hex.string(hasher.finalize())
+        }
+        let dataLength = entry.kind == .file ? entry.size : 0
+        let placeholder = ArchiveTOC.Member(
+            offset: member.start,
+            length: 0,
+            dataOffset: 0,
+            dataLength: dataLength,
+            dataStart: member.uncompressed
+        )
+        member.uncompressed += dataLength + UInt64(entry.kind == .file ? TarHeader.padding(for: entry.size) : 0)
+        member.entryIndices.append(entries.count)
+        entries.append(tocEntry(entry, sha256: sha256, members: [placeholder]))
+        shared = member
+        if options.smallFileGroupLimit > 0 && member.uncompressed >= UInt64(options.smallFileGroupLimit) {
+            try closeShared()
+        }
+    }
+
+    /// Ends the shared member, if one is open, and records its length in its entries.
+    private func closeShared() throws(ArchiveError) {
+        guard let member = shared else { return }
+        shared = nil
+        try deflater.finishMember(sink: output.write)
+        let length = output.offset - member.start
+        for index in member.entryIndices {
+            entries[index].members[0].length = length
+        }
+    }
+
+    private func readContent(
+        _ content: FileDescriptor?,
+        count: Int,
+        entry: ArchiveEntry,
+        done: UInt64,
+        sourcePath: String
+    ) throws(ArchiveError) -> UnsafeRawBufferPointer {
+        guard let content else {
+            throw .contentSizeMismatch(path: entry.path, expected: entry.size, actual: done)
+        }
+        let target = UnsafeMutableRawBufferPointer(rebasing: readBuffer[..<count])
+        let got = try FileIO.readFully(content, into: target, path: sourcePath)
+        guard got == count else {
+            throw .contentSizeMismatch(path: entry.path, expected: entry.size, actual: done + UInt64(got))
+        }
+        return UnsafeRawBufferPointer(target)
+    }
+
+    /// A content file that grew after its size was taken would make the TOC lie: refuse it.
+    private func expectEndOfContent(
+        _ content: FileDescriptor?,
+        entry: ArchiveEntry,
+        sourcePath: String
+    ) throws(ArchiveError) {
+        guard let content else { return }
+        let probe = UnsafeMutableRawBufferPointer(rebasing: readBuffer[..<1])
+        let extra = try FileIO.readFully(content, into: probe, path: sourcePath)
+        guard extra == 0 else {
+            throw .contentSizeMismatch(path: entry.path, expected: entry.size, actual: entry.size + UInt64(extra))
+        }
+    }
+
+    private func tocEntry(_ entry: ArchiveEntry, sha256: String?, members: [ArchiveTOC.Member]) -> ArchiveTOC.Entry {
+        ArchiveTOC.Entry(
+            path: entry.path,
+            type: entry.kind,
+            mode: entry.mode & 0o7777,
+            size: entry.kind == .file ? entry.size : 0,
+            mtime: entry.mtime,
+            linkTarget: entry.kind == .symlink ? entry.linkTarget : nil,
+            sha256: sha256,
+            members: members
+        )
+    }
+}

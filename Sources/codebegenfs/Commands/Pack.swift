@@ -1,0 +1,44 @@
+// `codebegenfs pack DIR OUT`: packs a directory into a seekable tar.gz and writes its TOC beside it.
+import ArgumentParser
+import SeekableArchive
+import SystemPackage
+
+struct Pack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pack",
+        abstract: "Pack a directory into a seekable tar.gz and write its TOC (.toc.json) beside it."
+    )
+
+    @Argument(help: "The directory to pack (it is not an entry itself; paths are relative to it).")
+    var directory: String
+
+    @Argument(help: "The archive to write, e.g. v1.tar.gz. The TOC goes to v1.toc.json.")
+    var output: String
+
+    @Option(help: "Pack regular files up to this many tar bytes into shared gzip members (0: one member per file).")
+    var smallFileGroupLimit: Int = 0
+
+    func validate() throws {
+        guard smallFileGroupLimit >= 0 else { throw ValidationError("--small-file-group-limit must be 0 or more") }
+    }
+
+    func run() throws {
+        let options = SeekableTarWriter.Options(smallFileGroupLimit: smallFileGroupLimit)
+        let toc = try ArchivePacker.pack(directory: FilePath(directory), to: FilePath(output), options: options)
+        let tocPath = Self.tocPath(forArchive: output)
+        let json = try toc.encodeJSON()
+        let descriptor = try FileDescriptor.open(
+            FilePath(tocPath),
+            .writeOnly,
+            options: [.create, .truncate],
+            permissions: [.ownerReadWrite, .groupRead, .otherRead]
+        )
+        try descriptor.closeAfter { _ = try descriptor.writeAll(json) }
+        print(tocPath)
+    }
+
+    /// `v1.tar.gz` → `v1.toc.json`; any other name gets `.toc.json` appended.
+    static func tocPath(forArchive archive: String) -> String {
+        archive.hasSuffix(".tar.gz") ? String(archive.dropLast(".tar.gz".count)) + ".toc.json" : archive + ".toc.json"
+    }
+}
