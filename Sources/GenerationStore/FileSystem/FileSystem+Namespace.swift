@@ -14,7 +14,8 @@ extension GenerationFileSystem {
             case .projectGenerations: node = try createGenerationLocked(in: directory, name: name, mode: mode, caller: caller)
             case .generation: node = try createVersionLocked(in: directory, name: name, mode: mode, caller: caller)
             case .version, .dir:
-                node = try insertUserNodeLocked(in: directory, name: name, role: .dir, mode: mode, caller: caller)
+                let parent = try userDirectoryLocked(parent, forCreating: name)
+                node = try insertUserNodeLocked(in: parent, name: name, role: .dir, mode: mode, caller: caller)
             default:
                 throw FSError.notPermitted("only projects may be created in projects/, generations in generations/, "
                     + "versions in a generation and anything inside a version")

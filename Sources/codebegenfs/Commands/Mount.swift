@@ -90,8 +90,10 @@ func absolutePath(_ path: String) -> String {
 
 /// Creates the mountpoint if missing and clears a dead mount left there by a killed daemon.
 func prepareMountpoint(_ mountpoint: String) throws {
-    var info = stat()
-    if stat(mountpoint, &info) != 0 {
+    // statvfs always reaches the daemon (stat may be answered from the kernel's attribute cache),
+    // so it is what tells a dead mount: "Transport endpoint is not connected".
+    var info = statvfs()
+    if statvfs(mountpoint, &info) != 0 {
         switch errno {
         case ENOTCONN:
             FileHandle.standardError.write(Data("clearing a dead mount at \(mountpoint)\n".utf8))

@@ -117,12 +117,13 @@ final class MountedFS: @unchecked Sendable {
 
     /// Spawns `codebegenfs mount <mnt> --foreground --data <data>` and waits until it is mounted.
     func start(extraArguments: [String] = []) throws {
-        // A dead mount left by kill -9 is still listed: wait for a mount with a new id.
-        let previous = Self.mountEntry(at: mountpoint)?.id
+        // A dead mount left by kill -9 is still listed (and its id may be reused by the new
+        // mount): wait for a mount that answers statvfs, which a dead one fails with ENOTCONN.
         let process = try spawnForeground(mountpoint: mountpoint, extraArguments: extraArguments)
         lock.withLock { self.process = process }
         let deadline = Date().addingTimeInterval(20)
-        while !(isMounted && Self.mountEntry(at: mountpoint)?.id != previous) {
+        var info = statvfs()
+        while !(isMounted && statvfs(mountpoint, &info) == 0) {
             if !process.isRunning {
                 process.waitUntilExit()
                 throw TestFailure(

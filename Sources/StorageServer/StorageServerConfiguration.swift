@@ -1,0 +1,55 @@
+// Settings of the bundled Supabase-compatible storage server; its description hides the secrets.
+
+/// Settings of ``StorageServer``.
+public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
+    /// Address to bind; loopback by default.
+    public var host: String
+    /// Port to bind; 0 picks a free one (``StorageServer/start()`` returns it).
+    public var port: Int
+    /// Where objects, the SQLite metadata and the generated secrets live (created 0700).
+    public var dataDirectory: String
+    /// Bucket created at start when missing.
+    public var bucket: String
+    /// The accepted service key. nil: `SUPABASE_SERVICE_KEY` from the environment, else a key generated
+    /// once and kept 0600 in the data directory.
+    public var serviceKey: String?
+    /// HS256 secret for signed-URL tokens. nil: `STORAGE_JWT_SECRET`, else generated once and kept 0600.
+    public var jwtSecret: String?
+    /// Global upload limit in bytes (nil: none). Buckets may set a lower one.
+    public var fileSizeLimit: Int64?
+    /// Fraction (0...1) of object requests answered with a 503 Supabase error body.
+    public var faultRate: Double
+    /// Extra delay added to every object request, in milliseconds.
+    public var faultLatencyMs: Int
+    /// Fraction (0...1) of object requests whose connection is dropped mid-response.
+    public var faultResetRate: Double
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        dataDirectory: String,
+        bucket: String = "codebegen-projects",
+        serviceKey: String? = nil,
+        jwtSecret: String? = nil,
+        fileSizeLimit: Int64? = nil,
+        faultRate: Double = 0,
+        faultLatencyMs: Int = 0,
+        faultResetRate: Double = 0
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.bucket = bucket
+        self.serviceKey = serviceKey
+        self.jwtSecret = jwtSecret
+        self.fileSizeLimit = fileSizeLimit
+        self.faultRate = faultRate
+        self.faultLatencyMs = faultLatencyMs
+        self.faultResetRate = faultResetRate
+    }
+
+    public var description: String {
+        "StorageServerConfiguration(host: \(host), port: \(port), data: \(dataDirectory), bucket: \(bucket), "
+            + "faults: \(faultRate)/\(faultLatencyMs)ms/\(faultResetRate), secrets: <redacted>)"
+    }
+}

@@ -1,0 +1,95 @@
+// Snapshots in the mount (DESIGN §2, §3 download_url, §4): a version is packed into a local
+// seekable tar.gz after the write-back delay; download_url always names an archive matching `ls`.
+import Foundation
+import Testing
+
+@Suite(.serialized) struct SnapshotTests {
+    /// The swift-log sources, exported to a temporary directory.
+    private func sourceTree() throws -> String {
+        let dir = try makeTemporaryDirectory(prefix: "mt-snap-src")
+        try Shell.check("git -C /opt/swift-packages/apple/swift-log.git archive 1.16.2 | tar -x -C \(Shell.quote(dir))")
+        return dir
+    }
+
+    private func waitForStatus(_ fs: MountedFS, _ version: String, _ wanted: String, timeout: Double = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try fs.status(version)["status"] as? String == wanted { return }
+            usleep(100_000)
+        }
+        throw TestFailure("status of \(version) did not become \(wanted) within \(timeout) s: \(try fs.status(version))")
+    }
+
+    @Test func archiveListsExactlyTheTreeAndExtractsIdentically() throws {
+        let source = try sourceTree()
+        defer { removeTree(source) }
+        try withMount { fs in
+            let version = try fs.makeVersion()
+            try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(version))/")
+            #expect(try fs.status("projects/p1/generations/g1/v1")["status"] as? String == "writing")
+            try waitForStatus(fs, "projects/p1/generations/g1/v1", "completed")
+            let status = try fs.status("projects/p1/generations/g1/v1")
+            let url = try Shell.check("cat \(Shell.quote(version))/download_url").stdout
+            #expect(url.hasPrefix("file:///") && url.hasSuffix(".tar.gz\n"), "\(url)")
+            #expect(status["download_url"] as? String == url.trimmingCharacters(in: .newlines))
+            #expect((status["archive_bytes"] as? Int ?? 0) > 0)
+
+            let listed = try Shell.check("curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar -tz | sed 's|/$||' | sort")
+            let expected = try Shell.check("cd \(Shell.quote(source)) && find . -mindepth 1 | sed 's|^\\./||' | sort")
+            #expect(listed.stdout == expected.stdout)
+            #expect(!listed.stdout.contains("status.json") && !listed.stdout.contains("download_url"))
+
+            let extracted = try makeTemporaryDirectory(prefix: "mt-snap-x")
+            defer { removeTree(extracted) }
+            try Shell.check("curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar -xz -C \(Shell.quote(extracted))")
+            try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(extracted))")
+            try Shell.check("gzip -t \"$(sed 's|^file://||' \(Shell.quote(version))/download_url)\"")
+        }
+    }
+
+    @Test func readingDownloadURLRightAfterAChangeSnapshotsFirst() throws {
+        try withMount { fs in
+            let version = try fs.makeVersion()
+            try Shell.check("echo one > \(Shell.quote(version))/a.txt")
+            try waitForStatus(fs, "projects/p1/generations/g1/v1", "completed")
+            try Shell.check("echo two > \(Shell.quote(version))/a.txt && mkdir \(Shell.quote(version))/new && echo n > \(Shell.quote(version))/new/b")
+            // No waiting: download_url must already name an archive with the change.
+            let content = try Shell.check("curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar -xzO a.txt")
+            #expect(content.stdout == "two\n")
+            let listed = try Shell.check("curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar -tz")
+            #expect(listed.stdout.contains("new/b"))
+            #expect(try fs.status("projects/p1/generations/g1/v1")["status"] as? String == "completed")
+            // The generation's download_url is that of its latest version.
+            let generationURL = try Shell.check("cat \(Shell.quote(fs.path("projects/p1/generations/g1")))/download_url").stdout
+            #expect(generationURL == (try Shell.check("cat \(Shell.quote(version))/download_url").stdout))
+        }
+    }
+
+    @Test func anOpenWriterKeepsTheVersionWriting() throws {
+        try withMount { fs in
+            let version = try fs.makeVersion()
+            let fd = try Sys.open(version + "/open.txt", O_WRONLY | O_CREAT).get()
+            _ = Sys.writeAll(fd, Array("partial".utf8))
+            usleep(2_500_000)  // longer than WRITE_BACK_DELAY=1
+            #expect(try fs.status("projects/p1/generations/g1/v1")["status"] as? String == "writing")
+            close(fd)
+            try waitForStatus(fs, "projects/p1/generations/g1/v1", "completed")
+        }
+    }
+
+    @Test func sealingTakesAFinalSnapshotThatSurvivesRemount() throws {
+        try withMount { fs in
+            let version = try fs.makeVersion()
+            try Shell.check("echo sealed-content > \(Shell.quote(version))/f.txt")
+            try fs.mkdirP("projects/p1/generations/g1/v2")
+            try waitForStatus(fs, "projects/p1/generations/g1/v1", "completed", timeout: 5)
+            _ = try fs.stop()
+            try fs.start()
+            let status = try fs.status("projects/p1/generations/g1/v1")
+            #expect(status["status"] as? String == "completed")
+            #expect(status["sealed"] as? Bool == true)
+            let content = try Shell.check("curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar -xzO f.txt")
+            #expect(content.stdout == "sealed-content\n")
+        }
+    }
+}
