@@ -13,6 +13,7 @@
 # Usage (as root, from anywhere): bash bench/tree-copy.sh
 # Environment: REPS=3  BIG_MB=1024  BENCH_DIR=<work dir, default a new dir in /var/tmp>  KEEP=1 (keep it)
 #   TARGETS="plain bindfs rclone codebegenfs" (a subset measures only those)  SKIP_BUILD=1
+#   CODEBEGENFS_BIN=<path> (measure this release binary instead of building one)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,8 +33,12 @@ if ! command -v bindfs >/dev/null || ! command -v rclone >/dev/null || ! command
 fi
 
 # --- build -------------------------------------------------------------------------------------
-if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product codebegenfs 2>&1 | tail -3); fi
-BIN="$ROOT/.build/release/codebegenfs"
+if [[ -n ${CODEBEGENFS_BIN:-} ]]; then
+    BIN=$CODEBEGENFS_BIN # a release binary built elsewhere
+else
+    if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product codebegenfs 2>&1 | tail -3); fi
+    BIN="$ROOT/.build/release/codebegenfs"
+fi
 [[ -x $BIN || ${TARGETS:-} != *codebegenfs* && -n ${TARGETS:-} ]] || { echo "tree-copy.sh: $BIN was not built" >&2; exit 1; }
 
 # --- work dir and clean-up ---------------------------------------------------------------------
