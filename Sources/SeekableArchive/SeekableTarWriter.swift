@@ -34,7 +34,10 @@ public final class SeekableTarWriter {
         public var smallFileGroupLimit: Int
 
         public init(
-            compressionLevel: Int32 = 7, chunkSize: Int = 4 << 20, smallFileGroupLimit: Int = 0) {
+            compressionLevel: Int32 = 7,
+            chunkSize: Int = 4 << 20,
+            smallFileGroupLimit: Int = 0
+        ) {
             self.compressionLevel = compressionLevel
             self.chunkSize = chunkSize
             self.smallFileGroupLimit = smallFileGroupLimit

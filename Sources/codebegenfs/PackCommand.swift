@@ -28,7 +28,9 @@ struct Pack: ParsableCommand {
 
     func run() throws {
         let options = SeekableTarWriter.Options(
-            compressionLevel: compressionLevel, smallFileGroupLimit: smallFileGroupLimit)
+            compressionLevel: compressionLevel,
+            smallFileGroupLimit: smallFileGroupLimit
+        )
         let toc = try ArchivePacker.pack(directory: FilePath(directory), to: FilePath(output), options: options)
         let tocPath = Self.tocPath(forArchive: output)
         let json = try toc.encodeJSON()
