@@ -24,39 +24,42 @@ done
 BIG="$WORK/big"
 mkdir -p "$BIG"
 find "$TREE" -type f \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) -print0 | sort -z | xargs -0 cat > "$WORK/corpus"
-(while :; do cat "$WORK/corpus"; done) | head -c $((200 * 1024 * 1024)) > "$BIG/source-text.txt" || true
+(while cat "$WORK/corpus"; do :; done) | head -c $((200 * 1024 * 1024)) > "$BIG/source-text.txt"
 
-now() { date +%s.%N; }
-
-# Best of $RUNS wall-clock seconds for a command; prints "seconds".
-best_time() {
-    local best="" start end elapsed
-    for _ in $(seq "$RUNS"); do
-        start=$(now); "$@" >/dev/null; end=$(now)
-        elapsed=$(echo "$end - $start" | bc -l)
-        if [ -z "$best" ] || [ "$(echo "$elapsed < $best" | bc -l)" = 1 ]; then best=$elapsed; fi
-    done
-    echo "$best"
+# One timed run: prints "wall cpu" seconds (cpu = user + sys, children included).
+timed() {
+    /usr/bin/time -f "%e %U %S" -o "$WORK/time" "$@" >/dev/null
+    awk '{printf "%s %.2f\n", $1, $2 + $3}' "$WORK/time"
 }
 
+min() { echo "$1 $2" | awk '{print ($1 < $2) ? $1 : $2}'; }
+
+# Runs tar -czf and pack alternately $RUNS times (the machine is shared: alternating spreads
+# load changes over both), keeps the best wall and cpu time of each, prints one line.
 report() {
-    local label=$1 dir=$2 extra=${3:-}
+    local label=$1 dir=$2
+    shift 2
     local ours="$WORK/ours.tar.gz" theirs="$WORK/theirs.tar.gz"
-    # Warm the page cache so both sides read from memory.
-    tar -cf /dev/null -C "$dir" .
-    local t_tar t_ours
-    t_tar=$(best_time tar -czf "$theirs" -C "$dir" .)
-    # shellcheck disable=SC2086
-    t_ours=$(best_time "$BIN" pack $extra "$dir" "$ours")
-    local s_tar s_ours
-    s_tar=$(stat -c %s "$theirs")
-    s_ours=$(stat -c %s "$ours")
-    printf '%-28s files=%-5s tar -czf: %10d B %6.2f s | pack: %10d B %6.2f s | size x%.3f time x%.3f\n' \
-        "$label" "$(find "$dir" -type f | wc -l)" "$s_tar" "$t_tar" "$s_ours" "$t_ours" \
-        "$(echo "$s_ours / $s_tar" | bc -l)" "$(echo "$t_ours / $t_tar" | bc -l)"
+    tar -cf /dev/null -C "$dir" .  # warm the page cache
+    local tw=999999 tc=999999 ow=999999 oc=999999 wall cpu
+    for _ in $(seq "$RUNS"); do
+        read -r wall cpu < <(timed tar -czf "$theirs" -C "$dir" .)
+        tw=$(min "$tw" "$wall"); tc=$(min "$tc" "$cpu")
+        read -r wall cpu < <(timed "$BIN" pack "$@" "$dir" "$ours")
+        ow=$(min "$ow" "$wall"); oc=$(min "$oc" "$cpu")
+    done
+    local st so
+    st=$(stat -c %s "$theirs")
+    so=$(stat -c %s "$ours")
+    printf '%s (%s files)\n  tar -czf: %10d B  wall %6.2f s  cpu %6.2f s\n  pack:     %10d B  wall %6.2f s  cpu %6.2f s\n  ratio:    size x%.3f  wall x%.3f  cpu x%.3f\n' \
+        "$label" "$(find "$dir" -type f | wc -l)" "$st" "$tw" "$tc" "$so" "$ow" "$oc" \
+        "$(echo "$so / $st" | bc -l)" "$(echo "$ow / $tw" | bc -l)" "$(echo "$oc / $tc" | bc -l)"
 }
 
-echo "machine: $(nproc) cores, $(uname -r); runs: best of $RUNS; gzip $(gzip --version | head -1 | awk '{print $2}')"
-report "tree (one member per file)" "$TREE"
-report "tree (--small-file-group-limit 32768)" "$TREE" "--small-file-group-limit 32768"
-report "200 MiB source text" "$BIG"
+echo "machine: $(nproc) cores, $(uname -r); runs: best of $RUNS, alternating; gzip $(gzip --version | head -1 | awk '{print $2}')"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+report "tree, default (level 7, one member per file)" "$TREE"
+report "tree, --compression-level 6" "$TREE" --compression-level 6
+report "tree, --small-file-group-limit 32768" "$TREE" --small-file-group-limit 32768
+report "200 MiB source text, default" "$BIG"
+report "200 MiB source text, --compression-level 6" "$BIG" --compression-level 6

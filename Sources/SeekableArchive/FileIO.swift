@@ -58,11 +58,10 @@ enum FileIO {
         }
     }
 
+    /// swift-system has no fsync; this is the one place that calls it, retrying EINTR.
     static func fsync(_ descriptor: FileDescriptor, path: String) throws(ArchiveError) {
         while true {
-            #if canImport(Glibc) || canImport(Darwin)
-            if system_fsync(descriptor.rawValue) == 0 { return }
-            #endif
+            if systemFsync(descriptor.rawValue) == 0 { return }
             let code = Errno.current
             if code != .interrupted { throw .io(operation: "fsync", path: path, errno: code) }
         }
@@ -77,7 +76,7 @@ enum FileIO {
         }
     }
 
-    private static func system_fsync(_ fd: Int32) -> Int32 {
+    private static func systemFsync(_ fd: Int32) -> Int32 {
         #if canImport(Glibc)
         Glibc.fsync(fd)
         #else

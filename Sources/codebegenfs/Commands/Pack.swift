@@ -18,12 +18,19 @@ struct Pack: ParsableCommand {
     @Option(help: "Pack regular files up to this many tar bytes into shared gzip members (0: one member per file).")
     var smallFileGroupLimit: Int = 0
 
+    @Option(help: "zlib compression level, 0-9.")
+    var compressionLevel: Int32 = SeekableTarWriter.Options().compressionLevel
+
     func validate() throws {
+        guard (0...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 0...9") }
         guard smallFileGroupLimit >= 0 else { throw ValidationError("--small-file-group-limit must be 0 or more") }
     }
 
     func run() throws {
-        let options = SeekableTarWriter.Options(smallFileGroupLimit: smallFileGroupLimit)
+        let options = SeekableTarWriter.Options(
+            compressionLevel: compressionLevel,
+            smallFileGroupLimit: smallFileGroupLimit
+        )
         let toc = try ArchivePacker.pack(directory: FilePath(directory), to: FilePath(output), options: options)
         let tocPath = Self.tocPath(forArchive: output)
         let json = try toc.encodeJSON()
