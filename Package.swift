@@ -67,7 +67,8 @@ let package = Package(
         .executableTarget(
             name: "codebegenfs",
             dependencies: [
-                "GenerationStore", "FuseAdapter", "SupabaseStorage", "StorageServer",
+                "GenerationStore", "FuseAdapter", "SupabaseStorage", "StorageServer", "SeekableArchive",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -168,8 +168,8 @@ extension GenerationFileSystem {
 }
 
 /// Runs async work to completion from a thread outside Swift concurrency (a FUSE worker).
-enum BlockingCall {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
+public enum BlockingCall {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
         let semaphore = DispatchSemaphore(value: 0)
         let box = ResultBox<T>()
         Task.detached {

@@ -41,8 +41,14 @@ struct Mount: ParsableCommand {
             let lock = try dataDirectory.lock()
             defer { try? lock.close() }
             logger.info("starting: \(configuration)")
+            let remote = try Remote.connect(configuration, dataDirectory: dataDirectory, logger: logger)
+            defer { remote?.stop() }
             let fileSystem = try GenerationFileSystem(
-                dataDirectory: dataDirectory, configuration: configuration, logger: logger)
+                dataDirectory: dataDirectory, configuration: configuration, logger: logger, remote: remote?.store,
+                remoteDescription: remote.map { ($0.url, $0.bucket) })
+            let uploader = remote.map { Uploader(fileSystem: fileSystem, store: $0.store) }
+            uploader?.start()
+            defer { if let uploader { _ = BlockingCall.run { await uploader.stop() } } }
             let fuse = try FuseMount(
                 fileSystem: fileSystem, mountpoint: mountpoint, options: MountOptions(allowOther: allowOther),
                 logger: logger)

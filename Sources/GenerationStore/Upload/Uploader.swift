@@ -1,0 +1,87 @@
+// Background uploads (DESIGN §5): N workers take due jobs from the catalog queue, upload the
+// archive, then the TOC (without upsert on a version's first publish: a 409 means another mount
+// owns it), and record the outcome. Transient failures retry with backoff, without limit.
+import Foundation
+import Logging
+import SupabaseStorage
+
+public final class Uploader: Sendable {
+    private let fileSystem: GenerationFileSystem
+    private let store: any ObjectStore
+    private let concurrency: Int
+    private let workers = WorkerHandles()
+
+    public init(fileSystem: GenerationFileSystem, store: any ObjectStore, concurrency: Int = 4) {
+        self.fileSystem = fileSystem
+        self.store = store
+        self.concurrency = concurrency
+    }
+
+    public func start() {
+        for _ in 0..<concurrency {
+            workers.add(Task.detached { [self] in await work() })
+        }
+    }
+
+    /// Stops taking jobs and cancels running transfers; their jobs stay queued for the next mount.
+    public func stop() async {
+        for task in workers.takeAll() {
+            task.cancel()
+            await task.value
+        }
+    }
+
+    private func work() async {
+        while !Task.isCancelled {
+            guard let task = fileSystem.claimUpload() else {
+                try? await Task.sleep(for: .milliseconds(200))
+                continue
+            }
+            let outcome = await upload(task)
+            if Task.isCancelled, case .transient = outcome {
+                fileSystem.finishUpload(task, .transient("interrupted by unmount"))
+                fileSystem.logger.notice("unmounting with \(task.archiveKey) still queued; the next mount uploads it")
+                return
+            }
+            fileSystem.finishUpload(task, outcome)
+        }
+    }
+
+    private func upload(_ task: UploadTask) async -> UploadOutcome {
+        do {
+            do {
+                _ = try await store.put(
+                    key: task.archiveKey, fromFile: task.archive, contentType: "application/gzip",
+                    upsert: !task.firstPublish,
+                    progress: { [fileSystem] sent, total in fileSystem.recordProgress(task, sent: sent, total: total) })
+            } catch StorageError.conflict(let message) {
+                // Our own earlier attempt may have stored the archive before a crash: same size, ours.
+                let remote = try await store.info(key: task.archiveKey)
+                let local = (try? FileManager.default.attributesOfItem(atPath: task.archive)[.size] as? Int64) ?? -1
+                if remote.size != local { return .conflict(message) }
+            }
+            do {
+                _ = try await store.put(
+                    key: task.tocKey, fromFile: task.toc, contentType: "application/json", upsert: !task.firstPublish,
+                    progress: nil)
+            } catch StorageError.conflict(let message) {
+                return .conflict(message)
+            }
+            let signed = try? await store.sign(key: task.archiveKey, expiresIn: fileSystem.configuration.signedURLTTL)
+            return .uploaded(signed)
+        } catch let error as StorageError {
+            return error.isTransient || Task.isCancelled ? .transient("\(error)") : .failed("\(error)")
+        } catch {
+            return Task.isCancelled ? .transient("cancelled") : .failed("\(error)")
+        }
+    }
+}
+
+/// The worker tasks, so `stop` can cancel and await them.
+private final class WorkerHandles: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tasks: [Task<Void, Never>] = []  // guarded by `lock`
+
+    func add(_ task: Task<Void, Never>) { lock.withLock { tasks.append(task) } }
+    func takeAll() -> [Task<Void, Never>] { lock.withLock { defer { tasks = [] }; return tasks } }
+}
