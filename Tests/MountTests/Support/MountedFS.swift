@@ -25,6 +25,12 @@ final class MountedFS: @unchecked Sendable {
 
     static let fsType = "fuse.codebegenfs"
     static let environment = ["USE_CLOUD_STORAGE": "false", "WRITE_BACK_DELAY": "1"]
+    /// Set before `start` to override `environment` (e.g. USE_CLOUD_STORAGE=true); guarded by lock.
+    private var overrides: [String: String] = [:]
+    var environmentOverrides: [String: String] {
+        get { lock.withLock { overrides } }
+        set { lock.withLock { overrides = newValue } }
+    }
 
     /// `dataDir`: use this data directory (not created) instead of `<root>/data`.
     init(label: String, dataDir: String? = nil) throws {
@@ -144,6 +150,7 @@ final class MountedFS: @unchecked Sendable {
         process.arguments = ["mount", mountpoint, "--foreground", "--data", dataDir] + extraArguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in Self.environment { env[k] = v }
+        for (k, v) in environmentOverrides { env[k] = v }
         process.environment = env
         let fd = Glibc.open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw TestFailure("cannot open \(logPath)") }
