@@ -207,20 +207,19 @@ public final class SeekableTarWriter {
         var dataStart = UInt64(headers.count)
         var done: UInt64 = 0
         let chunk = UInt64(options.chunkSize)
+        /// Ends the current member and records where it lies and which bytes of the file it holds.
+        func closeMember() throws(ArchiveError) {
+            try deflater.finishMember(sink: output.write)
+            members.append(
+                ArchiveTOC.Member(
+                    offset: memberStart, length: output.offset - memberStart, dataOffset: done - memberData,
+                    dataLength: memberData, dataStart: dataStart))
+        }
         try deflater.beginMember()
         try deflater.compress(headers, sink: output.write)
         while done < entry.size {
             if memberData == chunk {
-                try deflater.finishMember(sink: output.write)
-                members.append(
-                    ArchiveTOC.Member(
-                        offset: memberStart,
-                        length: output.offset - memberStart,
-                        dataOffset: done - memberData,
-                        dataLength: memberData,
-                        dataStart: dataStart
-                    )
-                )
+                try closeMember()
                 memberStart = output.offset
                 memberData = 0
                 dataStart = 0
@@ -235,16 +234,7 @@ public final class SeekableTarWriter {
         }
         try expectEndOfContent(content, entry: entry, sourcePath: sourcePath)
         try deflater.compress([UInt8](repeating: 0, count: TarHeader.padding(for: entry.size)), sink: output.write)
-        try deflater.finishMember(sink: output.write)
-        members.append(
-            ArchiveTOC.Member(
-                offset: memberStart,
-                length: output.offset - memberStart,
-                dataOffset: done - memberData,
-                dataLength: memberData,
-                dataStart: dataStart
-            )
-        )
+        try closeMember()
         entries.append(tocEntry(entry, sha256: Hex.string(hasher.finalize()), members: members))
     }
 

@@ -29,15 +29,7 @@ extension StorageService {
 
     /// `GET /object/sign/{bucket}/{key}?token=`: signature first, then expiry, then the object named in it.
     func getSigned(_ request: Request, bucket: String, key: String) async throws -> Response {
-        guard let token = request.uri.queryParameters["token"].map(String.init) else {
-            throw APIError.invalidRequest("querystring must have required property 'token'")
-        }
-        let claims: [String: Any]
-        do {
-            claims = try signer.verify(token)
-        } catch {
-            throw APIError.invalidJWT(error.message)
-        }
+        let claims = try tokenClaims(request)
         let scopeOK = (claims["scope"] as? String).map { $0 == "download" } ?? (claims["upsert"] == nil)
         guard scopeOK, claims["url"] as? String == "\(bucket)/\(key)" else { throw APIError.invalidSignature }
         let row = try await requireObject(bucket: bucket, key: key)

@@ -21,18 +21,22 @@ extension StorageService {
 
     /// The token alone authorises the upload and decides upsert; `x-upsert` on this request is ignored.
     func uploadSigned(_ request: Request, bucket: String, key: String) async throws -> Response {
-        guard let token = request.uri.queryParameters["token"].map(String.init) else {
-            throw APIError.invalidRequest("querystring must have required property 'token'")
-        }
-        let claims: [String: Any]
-        do {
-            claims = try signer.verify(token)
-        } catch {
-            throw APIError.invalidJWT(error.message)
-        }
+        let claims = try tokenClaims(request)
         guard claims["scope"] as? String == "upload", claims["url"] as? String == "\(bucket)/\(key)" else {
             throw APIError.invalidSignature
         }
         return try await upload(request, bucket: bucket, key: key, upsert: claims["upsert"] as? Bool ?? false)
+    }
+
+    /// The claims of the `token` query parameter of a signed URL, verified (signature, expiry).
+    func tokenClaims(_ request: Request) throws -> [String: Any] {
+        guard let token = request.uri.queryParameters["token"].map(String.init) else {
+            throw APIError.invalidRequest("querystring must have required property 'token'")
+        }
+        do {
+            return try signer.verify(token)
+        } catch {
+            throw APIError.invalidJWT(error.message)
+        }
     }
 }
