@@ -10,6 +10,16 @@ import SystemPackage
 /// so the terminal's signals (Ctrl-C) do not reach the daemon.
 private let posixSpawnSetsid: Int16 = 0x80
 
+/// glibc's posix_spawn_file_actions_addclosefrom_np, also hidden behind _GNU_SOURCE: the daemon
+/// must not keep descriptors its caller happened to have open (a caller reading one to EOF would hang).
+private func addCloseFrom(_ actions: inout posix_spawn_file_actions_t, _ lowest: Int32) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let libc = dlopen(nil, RTLD_NOW), let symbol = dlsym(libc, "posix_spawn_file_actions_addclosefrom_np") else {
+        return
+    }
+    _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, lowest)
+}
+
 enum Daemon {
     static func start(mountpoint: String, configuration: Configuration, allowOther: Bool) throws {
         let dataDirectory = try DataDirectory(FilePath(configuration.dataDirectory))
@@ -33,6 +43,7 @@ enum Daemon {
         posix_spawn_file_actions_adddup2(&actions, log.rawValue, 1)
         posix_spawn_file_actions_adddup2(&actions, log.rawValue, 2)
         posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], readyFd)
+        addCloseFrom(&actions, readyFd + 1)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
