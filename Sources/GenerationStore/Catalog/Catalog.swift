@@ -47,7 +47,11 @@ final class Catalog: Sendable {
 
 extension Node {
     static func child(_ db: Database, parent: Int64, name: [UInt8]) throws -> Node? {
-        try Node.filter(Columns.parentID == parent && Columns.name == Data(name)).fetchOne(db)
+        // The hottest query (every lookup and create): a cached statement, prepared once.
+        let statement = try db.cachedStatement(
+            sql: "SELECT id, parent_id, name, role, mode, uid, gid, size, atime_ns, mtime_ns, ctime_ns, link_target, "
+                + "version_id FROM node WHERE parent_id = ? AND name = ?")
+        return try Node.fetchOne(statement, arguments: [parent, Data(name)])
     }
 
     static func children(_ db: Database, parent: Int64) throws -> [Node] {

@@ -48,6 +48,50 @@ struct Node: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRe
     var kind: FileKind { role.kind }
 }
 
+extension Node {
+    // Hand-written row mapping: nodes are read and written on every FUSE request, and the
+    // Codable path (name lookups per column) cost more CPU than the SQLite work itself.
+    static var databaseSelection: [any SQLSelectable] {
+        [
+        Columns.id, Columns.parentID, Columns.name, Columns.role, Column("mode"), Column("uid"), Column("gid"),
+        Columns.size, Column("atime_ns"), Column("mtime_ns"), Column("ctime_ns"), Column("link_target"),
+        Columns.versionID,
+        ]
+    }
+
+    init(row: Row) throws {
+        id = row[0]
+        parentID = row[1]
+        name = row[2]
+        role = try NodeRole(rawValue: row[3]).orThrow(FSError(.ioError, "catalog: unknown node role \(row[3] as String)"))
+        mode = row[4]
+        uid = row[5]
+        gid = row[6]
+        size = row[7]
+        atimeNs = row[8]
+        mtimeNs = row[9]
+        ctimeNs = row[10]
+        linkTarget = row[11]
+        versionID = row[12]
+    }
+
+    func encode(to container: inout PersistenceContainer) throws {
+        container["id"] = id
+        container["parent_id"] = parentID
+        container["name"] = name
+        container["role"] = role.rawValue
+        container["mode"] = mode
+        container["uid"] = uid
+        container["gid"] = gid
+        container["size"] = size
+        container["atime_ns"] = atimeNs
+        container["mtime_ns"] = mtimeNs
+        container["ctime_ns"] = ctimeNs
+        container["link_target"] = linkTarget
+        container["version_id"] = versionID
+    }
+}
+
 /// A row of `version`: the lifecycle state of one version directory (DESIGN §2).
 struct VersionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     static let databaseTableName = "version"
@@ -101,3 +145,10 @@ struct ExtendedAttribute: Codable, Sendable, FetchableRecord, PersistableRecord 
 }
 
 extension NodeRole: DatabaseValueConvertible {}
+
+extension Optional {
+    func orThrow(_ error: @autoclosure () -> FSError) throws(FSError) -> Wrapped {
+        guard let self else { throw error() }
+        return self
+    }
+}

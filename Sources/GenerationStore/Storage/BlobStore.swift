@@ -1,5 +1,7 @@
-// The content of user files: one blob file per inode under `<data>/blobs/<xx>/<ino>`, written
-// in place with pwrite (no catalog write per write call). The 256-way fan-out keeps directories small.
+// The content of user files: one blob file per inode under `<data>/blobs/<ino / 4096>/<ino>`,
+// written in place with pwrite (no catalog write per write call). Inode numbers grow, so files
+// created together share a directory (and its block group): creating a file in a 256-way hash
+// fan-out cost ~1.7x as much on ext4 here. Directories hold at most 4096 blobs and are made on demand.
 import Foundation
 import SystemPackage
 
@@ -9,18 +11,14 @@ struct BlobStore: Sendable {
     init(root: FilePath) throws {
         self.root = root
         try DataDirectory.makeDirectory(root)
-        for index in 0..<256 {
-            try DataDirectory.makeDirectory(root.appending(Self.fanOut(index)))
-        }
     }
 
-    private static func fanOut(_ value: Int) -> String {
-        let hex = String(value, radix: 16)
-        return hex.count == 1 ? "0" + hex : hex
+    private func directory(_ ino: InodeNumber) -> FilePath {
+        root.appending(String(ino >> 12, radix: 16))
     }
 
     func path(_ ino: InodeNumber) -> FilePath {
-        root.appending(Self.fanOut(Int(ino % 256))).appending(String(ino))
+        directory(ino).appending(String(ino))
     }
 
     /// Opens the blob for reading, or reading and writing; a missing blob (a crash between the
@@ -28,10 +26,18 @@ struct BlobStore: Sendable {
     func open(_ ino: InodeNumber, writable: Bool, append: Bool) throws(FSError) -> FileDescriptor {
         var options: FileDescriptor.OpenOptions = [.create, .closeOnExec]
         if append { options.insert(.append) }
-        do {
-            return try FileDescriptor.open(
+        let openBlob = {
+            try FileDescriptor.open(
                 path(ino), writable ? .readWrite : .readOnly, options: options, permissions: [.ownerReadWrite],
                 retryOnInterrupt: true)
+        }
+        do {
+            do {
+                return try openBlob()
+            } catch Errno.noSuchFileOrDirectory {
+                try DataDirectory.makeDirectory(directory(ino))
+                return try openBlob()
+            }
         } catch {
             throw FSError.wrapping(error, "opening the blob of inode \(ino)")
         }
