@@ -6,5 +6,5 @@ struct CodebegenFS: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "codebegenfs",
         abstract: "A FUSE file system for generated code trees, uploaded to Supabase Storage.",
-        subcommands: [Mount.self, Unmount.self, ServeStorage.self, Pack.self])
+        subcommands: [Mount.self, Unmount.self, Status.self, Doctor.self, ServeStorage.self, Pack.self])
 }
