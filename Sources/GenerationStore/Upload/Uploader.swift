@@ -65,7 +65,10 @@ public final class Uploader: Sendable {
                     key: task.tocKey, fromFile: task.toc, contentType: "application/json", upsert: !task.firstPublish,
                     progress: nil)
             } catch StorageError.conflict(let message) {
-                return .conflict(message)
+                // A retry after a lost acknowledgement finds our own TOC: identical bytes, ours.
+                let remote = try await store.get(key: task.tocKey, range: nil)
+                let local = FileManager.default.contents(atPath: task.toc).map { [UInt8]($0) }
+                if remote != local { return .conflict(message) }
             }
             let signed = try? await store.sign(key: task.archiveKey, expiresIn: fileSystem.configuration.signedURLTTL)
             return .uploaded(signed)

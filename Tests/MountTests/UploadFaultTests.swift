@@ -1,0 +1,125 @@
+// Uploads against a separate `codebegenfs serve-storage` process that fails on purpose
+// (DESIGN §5: transient failures are retried without limit; nothing is lost).
+import Foundation
+import Testing
+
+/// A `serve-storage` process on a free loopback port, with a known service key.
+final class StorageServerProcess {
+    let port: Int
+    let key = "test-service-key-\(UUID().uuidString)"
+    let data: String
+    private var pid: pid_t = 0
+    private let arguments: [String]
+
+    init(faultRate: Double = 0, faultResetRate: Double = 0) throws {
+        data = try makeTemporaryDirectory(prefix: "mt-server")
+        port = Int.random(in: 40_000...60_000)
+        arguments = ["--port", String(port), "--data", data + "/objects", "--fault-rate", String(faultRate),
+                     "--fault-reset-rate", String(faultResetRate)]
+        try start()
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func start() throws {
+        let bin = try MountedFS.binaryPath()
+        let command = ([bin, "serve-storage"] + arguments).map(Shell.quote).joined(separator: " ")
+        let result = try Shell.check(
+            "SUPABASE_SERVICE_KEY=\(Shell.quote(key)) nohup \(command) > \(Shell.quote(data))/server.log 2>&1 & echo $!")
+        pid = pid_t(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if (try? Shell.run("curl -s -o /dev/null \(url)/storage/v1/bucket", timeout: 5))?.succeeded == true { return }
+            usleep(100_000)
+        }
+        throw TestFailure("serve-storage did not answer on \(url)")
+    }
+
+    func stop() {
+        guard pid > 0 else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    deinit {
+        stop()
+        removeTree(data)
+    }
+
+    var environment: [String: String] {
+        ["USE_CLOUD_STORAGE": "true", "SUPABASE_URL": url, "SUPABASE_SERVICE_KEY": key]
+    }
+}
+
+@Suite(.serialized) struct UploadFaultTests {
+    private func waitForAll(_ fs: MountedFS, _ versions: [String], timeout: Double) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var pending = versions
+        while !pending.isEmpty, Date() < deadline {
+            pending = try pending.filter { version in
+                ((try fs.status(version)["upload"] as? [String: Any])?["state"] as? String) != "uploaded"
+            }
+            if !pending.isEmpty { usleep(300_000) }
+        }
+        if let first = pending.first {
+            throw TestFailure("\(pending.count) versions not uploaded, e.g. \(first): \(try fs.status(first))")
+        }
+    }
+
+    @Test func fiftyVersionsAllUploadThrough503sAndResets() throws {
+        let server = try StorageServerProcess(faultRate: 0.3, faultResetRate: 0.1)
+        try withMount(timeout: 300, start: false) { fs in
+            fs.environmentOverrides = server.environment
+            try fs.start()
+            var versions: [String] = []
+            for index in 1...50 {
+                let version = try fs.makeVersion(generation: "f\(index)")
+                try Shell.check("echo \(index) > \(Shell.quote(version))/n.txt")
+                try fs.mkdirP("projects/p1/generations/f\(index)/v2")  // seals v1: snapshotted and queued now
+                versions.append("projects/p1/generations/f\(index)/v1")
+            }
+            try waitForAll(fs, versions, timeout: 240)
+            let retried = try versions.reduce(0) { sum, version in
+                sum + ((try fs.status(version)["upload"] as? [String: Any])?["attempts"] as? Int ?? 0)
+            }
+            #expect(retried > 50, "with 30 % faults some uploads must have been retried (attempts \(retried))")
+            // Objects read back identical to the local archives (curl retries the injected faults).
+            for index in [1, 17, 50] {
+                let url = try Shell.check("cat \(Shell.quote(fs.path("projects/p1/generations/f\(index)/v1/download_url")))")
+                    .stdout.trimmingCharacters(in: .newlines)
+                #expect(url.hasPrefix(server.url))
+                let local = fs.dataDir + "/archives/projects/p1/generations/f\(index)/v1.tar.gz"
+                try Shell.check(
+                    "curl -sf --retry 30 --retry-all-errors --retry-delay 0 -H 'apikey: \(server.key)' "
+                        + "-H 'Authorization: Bearer \(server.key)' \(server.url)/storage/v1/object/codebegen-projects/projects/p1/generations/f\(index)/v1.tar.gz | cmp - \(Shell.quote(local))")
+            }
+        }
+    }
+
+    @Test func versionsWrittenWhileTheServerIsDownUploadOnceItIsBack() throws {
+        let server = try StorageServerProcess()
+        try withMount(timeout: 240, start: false) { fs in
+            fs.environmentOverrides = server.environment
+            try fs.start()
+            server.stop()
+            var versions: [String] = []
+            for index in 1...5 {
+                let version = try fs.makeVersion(generation: "d\(index)")
+                try Shell.check("head -c 200000 /dev/urandom > \(Shell.quote(version))/r.bin")
+                try fs.mkdirP("projects/p1/generations/d\(index)/v2")
+                versions.append("projects/p1/generations/d\(index)/v1")
+            }
+            sleep(30)
+            for version in versions {
+                let upload = try fs.status(version)["upload"] as? [String: Any]
+                #expect(upload?["state"] as? String == "pending", "\(version): \(upload ?? [:])")
+                #expect((upload?["last_error"] as? String) != nil, "the reason is shown while retrying")
+            }
+            #expect(Sys.list(fs.path("active"))?.count == 5, "generations with pending uploads are active")
+            try server.start()
+            try waitForAll(fs, versions, timeout: 120)
+        }
+    }
+}
