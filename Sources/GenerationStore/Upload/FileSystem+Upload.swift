@@ -147,7 +147,8 @@ extension GenerationFileSystem {
         }
         guard let key else { return }
         let ttl = configuration.signedURLTTL
-        let signed = BlockingCall.run { try await remote.sign(key: key, expiresIn: ttl) }
+        let retries = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(50), maxDelay: .milliseconds(500))
+        let signed = BlockingCall.run { try await retries.run { try await remote.sign(key: key, expiresIn: ttl) } }
         switch signed {
         case .success(let url): withLockNonThrowing { signedURLs[versionID] = url }
         case .failure(let error): logger.warning("could not sign \(key); answering the local URL: \(error)")

@@ -47,30 +47,39 @@ public final class Uploader: Sendable {
         }
     }
 
+    /// A few quick retries per request before the whole job backs off: with one request in three
+    /// failing, an archive and its TOC then go through on the first job attempt nine times in ten.
+    private static let requestRetries = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
+
     private func upload(_ task: UploadTask) async -> UploadOutcome {
         do {
             do {
-                _ = try await store.put(
-                    key: task.archiveKey, fromFile: task.archive, contentType: "application/gzip",
-                    upsert: !task.firstPublish,
-                    progress: { [fileSystem] sent, total in fileSystem.recordProgress(task, sent: sent, total: total) })
+                _ = try await Self.requestRetries.run {
+                    try await store.put(
+                        key: task.archiveKey, fromFile: task.archive, contentType: "application/gzip",
+                        upsert: !task.firstPublish,
+                        progress: { [fileSystem] sent, total in fileSystem.recordProgress(task, sent: sent, total: total) })
+                }
             } catch StorageError.conflict(let message) {
                 // Our own earlier attempt may have stored the archive before a crash: same size, ours.
-                let remote = try await store.info(key: task.archiveKey)
+                let remote = try await Self.requestRetries.run { try await store.info(key: task.archiveKey) }
                 let local = (try? FileManager.default.attributesOfItem(atPath: task.archive)[.size] as? Int64) ?? -1
                 if remote.size != local { return .conflict(message) }
             }
             do {
-                _ = try await store.put(
-                    key: task.tocKey, fromFile: task.toc, contentType: "application/json", upsert: !task.firstPublish,
-                    progress: nil)
+                _ = try await Self.requestRetries.run {
+                    try await store.put(
+                        key: task.tocKey, fromFile: task.toc, contentType: "application/json", upsert: !task.firstPublish,
+                        progress: nil)
+                }
             } catch StorageError.conflict(let message) {
                 // A retry after a lost acknowledgement finds our own TOC: identical bytes, ours.
-                let remote = try await store.get(key: task.tocKey, range: nil)
+                let remote = try await Self.requestRetries.run { try await store.get(key: task.tocKey, range: nil) }
                 let local = FileManager.default.contents(atPath: task.toc).map { [UInt8]($0) }
                 if remote != local { return .conflict(message) }
             }
-            let signed = try? await store.sign(key: task.archiveKey, expiresIn: fileSystem.configuration.signedURLTTL)
+            let ttl = fileSystem.configuration.signedURLTTL
+            let signed = try? await Self.requestRetries.run { try await store.sign(key: task.archiveKey, expiresIn: ttl) }
             return .uploaded(signed)
         } catch let error as StorageError {
             return error.isTransient || Task.isCancelled ? .transient("\(error)") : .failed("\(error)")
