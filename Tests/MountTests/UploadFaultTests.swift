@@ -98,9 +98,11 @@ final class StorageServerProcess {
                 }
                 #expect(url.hasPrefix(server.url), "\(url)")
                 let local = fs.dataDir + "/archives/projects/p1/generations/f\(index)/v1.tar.gz"
+                // Each try downloads the whole object afresh: an injected reset mid-body fails that try only.
                 try Shell.check(
-                    "curl -sf --retry 30 --retry-all-errors --retry-delay 0 -H 'apikey: \(server.key)' "
-                        + "-H 'Authorization: Bearer \(server.key)' \(server.url)/storage/v1/object/codebegen-projects/projects/p1/generations/f\(index)/v1.tar.gz | cmp - \(Shell.quote(local))")
+                    "for i in $(seq 30); do curl -sf -H 'apikey: \(server.key)' -H 'Authorization: Bearer \(server.key)' "
+                        + "\(server.url)/storage/v1/object/codebegen-projects/projects/p1/generations/f\(index)/v1.tar.gz "
+                        + "-o \(Shell.quote(fs.root))/fetched && cmp \(Shell.quote(fs.root))/fetched \(Shell.quote(local)) && exit 0; done; exit 1")
             }
         }
     }
