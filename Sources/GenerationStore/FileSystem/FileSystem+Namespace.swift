@@ -45,10 +45,12 @@ extension GenerationFileSystem {
             if child.kind == .directory { throw FSError(.isDirectory, "is a directory: use rmdir") }
             try checkWritableLocked(directory)
             let now = Timespec.now()
-            try writeCatalogLocked("unlinking \(NameRules.printable(name))") { db in
-                try self.detachLocked(child, db)
+            let removedBlob = try writeCatalogLocked("unlinking \(NameRules.printable(name))") { db in
+                let blob = try self.detachLocked(child, db)
                 try self.touchDirectory(directory, at: now, db)
+                return blob
             }
+            if let removedBlob { blobs.remove(removedBlob) }
             touchVersionLocked(directory.versionID, at: now)
         }
     }
@@ -62,7 +64,7 @@ extension GenerationFileSystem {
             let now = Timespec.now()
             try writeCatalogLocked("removing directory \(NameRules.printable(name))") { db in
                 if try Node.hasChildren(db, parent: childID) { throw FSError(.directoryNotEmpty, "directory not empty") }
-                try self.detachLocked(child, db)
+                _ = try self.detachLocked(child, db)
                 try self.touchDirectory(directory, at: now, db)
             }
             touchVersionLocked(directory.versionID, at: now)
@@ -96,12 +98,14 @@ extension GenerationFileSystem {
             moved.parentID = target.id
             moved.name = Data(newName)
             moved.ctimeNs = now.totalNanoseconds
-            try writeCatalogLocked("renaming \(NameRules.printable(name))") { db in
-                if let replaced { try self.detachLocked(replaced, db) }
+            let removedBlob = try writeCatalogLocked("renaming \(NameRules.printable(name))") { db in
+                let blob = try replaced.flatMap { try self.detachLocked($0, db) }
                 try moved.update(db)
                 try self.touchDirectory(source, at: now, db)
                 if target.id != source.id { try self.touchDirectory(target, at: now, db) }
+                return blob
             }
+            if let removedBlob { blobs.remove(removedBlob) }
             if let id = moved.id, nodes[id] != nil { nodes[id] = moved }
             touchVersionLocked(source.versionID, at: now)
         }
@@ -286,19 +290,21 @@ extension GenerationFileSystem {
     }
 
     /// Takes `node` out of the tree: deleted now, or kept nameless while a handle still reads it.
-    private func detachLocked(_ node: Node, _ db: Database) throws {
-        guard let id = node.id else { return }
+    /// Returns the inode whose blob the caller removes once the transaction has committed (a
+    /// rolled-back unlink must not have lost the content).
+    private func detachLocked(_ node: Node, _ db: Database) throws -> InodeNumber? {
+        guard let id = node.id else { return nil }
         if references.isOpen(id) {
             var orphan = nodes[id] ?? node
             orphan.parentID = nil
             orphan.name = nil
             try orphan.update(db)
             nodes[id] = orphan
-        } else {
-            _ = try node.delete(db)
-            if node.role == .file { blobs.remove(node.ino) }
-            nodes[id] = nil
-            dirtyNodes.remove(id)
+            return nil
         }
+        _ = try node.delete(db)
+        nodes[id] = nil
+        dirtyNodes.remove(id)
+        return node.role == .file ? node.ino : nil
     }
 }

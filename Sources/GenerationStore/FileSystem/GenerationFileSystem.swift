@@ -63,12 +63,10 @@ public final class GenerationFileSystem: @unchecked Sendable {
         self.logger = logger
         try removeOrphans()
         try resumeInterruptedUploads()
-        for version in try catalog.read(VersionRecord.all) {
-            versions[version.nodeID] = version
-            if let latest = latestVersion[version.generationNodeID], versions[latest].map({ $0.number > version.number }) == true {
-                continue
-            }
-            latestVersion[version.generationNodeID] = version.nodeID
+        let all = try catalog.read(VersionRecord.all)
+        for version in all { versions[version.nodeID] = version }
+        for (generation, own) in Dictionary(grouping: all, by: \.generationNodeID) {
+            latestVersion[generation] = own.max { $0.number < $1.number }?.nodeID
         }
     }
 

@@ -13,14 +13,18 @@ struct VersionActivity: Sendable {
 }
 
 extension GenerationFileSystem {
-    /// The local archive and TOC of a version: `archives/projects/<p>/generations/<g>/v<n>.tar.gz`,
-    /// the same layout as the bucket.
-    func archivePathsLocked(_ version: VersionRecord) throws(FSError) -> (archive: FilePath, toc: FilePath) {
+    /// `projects/<p>/generations/<g>/v<n>`: the version's key stem in the bucket (DESIGN §4) and,
+    /// below `<data>/archives`, of its local archive. `.tar.gz` and `.toc.json` are appended.
+    func objectStemLocked(_ version: VersionRecord) throws(FSError) -> String {
         let generation = try nodeLocked(version.generationNodeID)
         let project = try projectLocked(ofGeneration: generation)
-        let directory = archivesRoot.appending("projects").appending(String(decoding: project.nameBytes, as: UTF8.self))
-            .appending("generations").appending(String(decoding: generation.nameBytes, as: UTF8.self))
-        return (directory.appending("v\(version.number).tar.gz"), directory.appending("v\(version.number).toc.json"))
+        return "projects/\(String(decoding: project.nameBytes, as: UTF8.self))/generations/"
+            + "\(String(decoding: generation.nameBytes, as: UTF8.self))/v\(version.number)"
+    }
+
+    func archivePathsLocked(_ version: VersionRecord) throws(FSError) -> (archive: FilePath, toc: FilePath) {
+        let stem = archivesRoot.string + "/" + (try objectStemLocked(version))
+        return (FilePath(stem + ".tar.gz"), FilePath(stem + ".toc.json"))
     }
 
     /// Versions whose snapshot is due: changed, and sealed or quiet for the write-back delay with no writer.
@@ -134,10 +138,9 @@ struct SnapshotPlan {
 
     /// Writes the archive and its TOC to temporary names, syncs them and renames them into place.
     func write(blobs: BlobStore) throws -> ArchiveTOC {
-        if let directory = archive.removingLastComponent() as FilePath? {
-            try FileManager.default.createDirectory(
-                atPath: directory.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
+        try FileManager.default.createDirectory(
+            atPath: archive.removingLastComponent().string, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let temporaryArchive = FilePath(archive.string + ".tmp")
         let temporaryTOC = FilePath(toc.string + ".tmp")
         let writer = try SeekableTarWriter(output: temporaryArchive)

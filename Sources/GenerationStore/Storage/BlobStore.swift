@@ -64,11 +64,4 @@ struct BlobStore: Sendable {
         let reserve = min(64 << 20, UInt64(info.f_blocks) * blockSize / 20)
         return UInt64(info.f_bavail) * blockSize >= UInt64(bytes) + reserve
     }
-
-    /// Bytes the blob occupies on disk (sparse files occupy less than their size).
-    func allocatedBytes(_ ino: InodeNumber) -> UInt64 {
-        var info = stat()
-        guard stat(path(ino).string, &info) == 0 else { return 0 }
-        return UInt64(info.st_blocks) * 512
-    }
 }

@@ -160,11 +160,8 @@ extension GenerationFileSystem {
     }
 
     func remoteKeysLocked(_ version: VersionRecord) throws(FSError) -> (archive: String, toc: String) {
-        let generation = try nodeLocked(version.generationNodeID)
-        let project = try projectLocked(ofGeneration: generation)
-        let base = "projects/\(String(decoding: project.nameBytes, as: UTF8.self))/generations/"
-            + "\(String(decoding: generation.nameBytes, as: UTF8.self))/v\(version.number)"
-        return (base + ".tar.gz", base + ".toc.json")
+        let stem = try objectStemLocked(version)
+        return (stem + ".tar.gz", stem + ".toc.json")
     }
 }
 
