@@ -50,7 +50,7 @@ extension Node {
         // The hottest query (every lookup and create): a cached statement, prepared once.
         let statement = try db.cachedStatement(
             sql: "SELECT id, parent_id, name, role, mode, uid, gid, size, atime_ns, mtime_ns, ctime_ns, link_target, "
-                + "version_id FROM node WHERE parent_id = ? AND name = ?")
+                + "version_id, archive_path FROM node WHERE parent_id = ? AND name = ?")
         return try Node.fetchOne(statement, arguments: [parent, Data(name)])
     }
 

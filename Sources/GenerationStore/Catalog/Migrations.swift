@@ -78,6 +78,16 @@ enum CatalogMigrations {
                     CREATE INDEX upload_job_due ON upload_job(state, next_attempt_at_ns, enqueued_at_ns);
                     """)
         }
+        migrator.registerMigration("v4-remote-content") { db in
+            // archive_path: set when a file's content is not on local disk but in the version's
+            // uploaded archive, at that path of its TOC (cleaned up, or found in the bucket).
+            // origin: 'remote' for versions another mount made, found by listing the bucket.
+            try db.execute(
+                sql: """
+                    ALTER TABLE node ADD COLUMN archive_path BLOB;
+                    ALTER TABLE version ADD COLUMN origin TEXT NOT NULL DEFAULT 'local' CHECK (origin IN ('local', 'remote'));
+                    """)
+        }
         return migrator
     }
 }

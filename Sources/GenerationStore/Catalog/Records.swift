@@ -21,6 +21,8 @@ struct Node: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRe
     var linkTarget: Data?
     /// The version directory this node belongs to; nil above version level.
     var versionID: Int64?
+    /// Where the content is when it is not in a local blob: this path in the version's archive.
+    var archivePath: Data? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, name, role, mode, uid, gid, size
@@ -30,6 +32,7 @@ struct Node: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRe
         case ctimeNs = "ctime_ns"
         case linkTarget = "link_target"
         case versionID = "version_id"
+        case archivePath = "archive_path"
     }
 
     enum Columns {
@@ -39,6 +42,7 @@ struct Node: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRe
         static let role = Column(CodingKeys.role)
         static let size = Column(CodingKeys.size)
         static let versionID = Column(CodingKeys.versionID)
+        static let archivePath = Column(CodingKeys.archivePath)
     }
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -55,7 +59,7 @@ extension Node {
         [
         Columns.id, Columns.parentID, Columns.name, Columns.role, Column("mode"), Column("uid"), Column("gid"),
         Columns.size, Column("atime_ns"), Column("mtime_ns"), Column("ctime_ns"), Column("link_target"),
-        Columns.versionID,
+        Columns.versionID, Columns.archivePath,
         ]
     }
 
@@ -73,6 +77,7 @@ extension Node {
         ctimeNs = row[10]
         linkTarget = row[11]
         versionID = row[12]
+        archivePath = row[13]
     }
 
     func encode(to container: inout PersistenceContainer) throws {
@@ -89,6 +94,7 @@ extension Node {
         container["ctime_ns"] = ctimeNs
         container["link_target"] = linkTarget
         container["version_id"] = versionID
+        container["archive_path"] = archivePath
     }
 }
 
@@ -107,9 +113,11 @@ struct VersionRecord: Codable, Sendable, Equatable, FetchableRecord, Persistable
     /// Size of the local archive of the last snapshot; nil before the first.
     var archiveSize: Int64?
     var snapshottedAtNs: Int64?
+    /// Made by this mount, or found in the bucket (made by another; always sealed).
+    var origin: VersionOrigin = .local
 
     enum CodingKeys: String, CodingKey {
-        case number, sealed, dirty
+        case number, sealed, dirty, origin
         case archiveSize = "archive_size"
         case snapshottedAtNs = "snapshotted_at_ns"
         case nodeID = "node_id"
@@ -142,6 +150,10 @@ struct ExtendedAttribute: Codable, Sendable, FetchableRecord, PersistableRecord 
         static let nodeID = Column(CodingKeys.nodeID)
         static let name = Column(CodingKeys.name)
     }
+}
+
+enum VersionOrigin: String, Codable, Sendable, DatabaseValueConvertible {
+    case local, remote
 }
 
 extension NodeRole: DatabaseValueConvertible {}
