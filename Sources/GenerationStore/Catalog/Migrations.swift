@@ -82,10 +82,12 @@ enum CatalogMigrations {
             // archive_path: set when a file's content is not on local disk but in the version's
             // uploaded archive, at that path of its TOC (cleaned up, or found in the bucket).
             // origin: 'remote' for versions another mount made, found by listing the bucket.
+            // local_copy: 1 while every file of the version has a local blob (until clean-up).
             try db.execute(
                 sql: """
                     ALTER TABLE node ADD COLUMN archive_path BLOB;
                     ALTER TABLE version ADD COLUMN origin TEXT NOT NULL DEFAULT 'local' CHECK (origin IN ('local', 'remote'));
+                    ALTER TABLE version ADD COLUMN local_copy INTEGER NOT NULL DEFAULT 1 CHECK (local_copy IN (0, 1));
                     """)
         }
         return migrator

@@ -115,9 +115,12 @@ struct VersionRecord: Codable, Sendable, Equatable, FetchableRecord, Persistable
     var snapshottedAtNs: Int64?
     /// Made by this mount, or found in the bucket (made by another; always sealed).
     var origin: VersionOrigin = .local
+    /// Every file has its local blob; false once clean-up left the content to the bucket.
+    var localCopy = true
 
     enum CodingKeys: String, CodingKey {
         case number, sealed, dirty, origin
+        case localCopy = "local_copy"
         case archiveSize = "archive_size"
         case snapshottedAtNs = "snapshotted_at_ns"
         case nodeID = "node_id"

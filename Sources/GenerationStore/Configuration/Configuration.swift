@@ -15,6 +15,8 @@ public struct Configuration: Sendable, Equatable, CustomStringConvertible, Custo
     public var autoCleanupEnabled = true
     public var signedURLTTL = 3600
     public var writeBackDelay: Double = 2
+    /// Seconds before a directory's listing in the bucket is asked for again (other mounts' versions).
+    public var remoteListInterval: Double = 30
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -54,6 +56,9 @@ public struct Configuration: Sendable, Equatable, CustomStringConvertible, Custo
         }
         if let text = values["SIGNED_URL_TTL"] { config.signedURLTTL = Int(try parseNumber(text, "SIGNED_URL_TTL")) }
         if let text = values["WRITE_BACK_DELAY"] { config.writeBackDelay = try parseNumber(text, "WRITE_BACK_DELAY") }
+        if let text = values["REMOTE_LIST_INTERVAL"] {
+            config.remoteListInterval = try parseNumber(text, "REMOTE_LIST_INTERVAL")
+        }
         if config.supabaseURL != nil, config.serviceKey == nil, config.useCloudStorage {
             throw ConfigurationError("SUPABASE_URL is set but SUPABASE_SERVICE_KEY is not (set it in the environment or .env)")
         }

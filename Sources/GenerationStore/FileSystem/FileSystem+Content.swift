@@ -21,20 +21,32 @@ extension GenerationFileSystem {
         if let virtual = VirtualEntry(ino: ino), !Self.isWriting(flags) {
             try snapshotBeforeAnswering(virtual)
         }
-        return try withLock { () throws(FSError) -> OpenedFile in
-            if let virtual = VirtualEntry(ino: ino) {
-                if Self.isWriting(flags) { throw FSError.accessDenied("virtual files are read-only") }
-                let content = try virtualContentLocked(virtual)
-                return addHandleLocked(.computed(content), directIO: true, keepCache: false)
+        let writing = Self.isWriting(flags) || flags & O_TRUNC != 0
+        // Content left in the bucket is fetched first, and pinned in the cache until it is open.
+        for _ in 0..<3 {
+            let pinned = try prepareRemoteContent(ino, forWriting: writing)
+            defer { unpin(pinned) }
+            let opened = try withLock { () throws(FSError) -> OpenedFile? in
+                if let virtual = VirtualEntry(ino: ino) {
+                    if Self.isWriting(flags) { throw FSError.accessDenied("virtual files are read-only") }
+                    let content = try virtualContentLocked(virtual)
+                    return addHandleLocked(.computed(content), directIO: true, keepCache: false)
+                }
+                let node = try nodeLocked(ino: ino)
+                guard node.role == .file else { throw FSError(.isDirectory, "not a regular file") }
+                if writing { try checkWritableLocked(node) }
+                if node.archivePath != nil {
+                    if writing { return nil }
+                    return try openCachedLocked(node)
+                }
+                if flags & O_TRUNC != 0, node.size > 0 {
+                    try truncateLocked(node, to: 0)
+                }
+                return try openBlobLocked(try nodeLocked(ino: ino), flags: flags)
             }
-            let node = try nodeLocked(ino: ino)
-            guard node.role == .file else { throw FSError(.isDirectory, "not a regular file") }
-            if Self.isWriting(flags) || flags & O_TRUNC != 0 { try checkWritableLocked(node) }
-            if flags & O_TRUNC != 0, node.size > 0 {
-                try truncateLocked(node, to: 0)
-            }
-            return try openBlobLocked(try nodeLocked(ino: ino), flags: flags)
+            if let opened { return opened }
         }
+        throw FSError(.ioError, "the content of inode \(ino) could not be kept in the cache long enough to open it")
     }
 
     /// Reads up to `buffer.count` bytes at `offset`; returns how many were read (0 at end of file).
@@ -141,7 +153,8 @@ extension GenerationFileSystem {
     }
 
     public func setattr(_ ino: InodeNumber, changes: AttributeChanges) throws(FSError) -> Entry {
-        try withLock { () throws(FSError) -> Entry in
+        if changes.size != nil { unpin(try prepareRemoteContent(ino, forWriting: true)) }
+        return try withLock { () throws(FSError) -> Entry in
             if VirtualEntry(ino: ino) != nil { throw FSError.notPermitted("virtual entries cannot be changed") }
             var node = try nodeLocked(ino: ino)
             try checkWritableLocked(node)
@@ -190,13 +203,30 @@ extension GenerationFileSystem {
     static func isWriting(_ flags: Int32) -> Bool { flags & O_ACCMODE != O_RDONLY }
 
     private func openBlobLocked(_ node: Node, flags: Int32) throws(FSError) -> OpenedFile {
-        guard let id = node.id, let versionID = node.versionID else { throw FSError.notFound() }
         let writable = Self.isWriting(flags)
         let append = flags & O_APPEND != 0
-        let descriptor = try blobs.open(node.ino, writable: writable, append: append)
+        return try addBlobHandleLocked(
+            node, try blobs.open(node.ino, writable: writable, append: append), writable: writable, append: append)
+    }
+
+    /// Opens the cached copy of a remote-only file; nil if clean-up removed it meanwhile.
+    private func openCachedLocked(_ node: Node) throws(FSError) -> OpenedFile? {
+        guard let descriptor = try cache.openExisting(node.ino) else { return nil }
+        if let id = node.id { cachedFiles[id]?.lastUsedNs = Timespec.now().totalNanoseconds }
+        return try addBlobHandleLocked(node, descriptor, writable: false, append: false)
+    }
+
+    private func addBlobHandleLocked(
+        _ node: Node, _ descriptor: FileDescriptor, writable: Bool, append: Bool
+    ) throws(FSError) -> OpenedFile {
+        guard let id = node.id, let versionID = node.versionID else {
+            try? descriptor.close()
+            throw FSError.notFound()
+        }
         cacheLocked(nodes[id] ?? node)
         references.opened(id)
         if writable { openWriters[versionID, default: 0] += 1 }
+        versionLastUsedNs[versionID] = Timespec.now().totalNanoseconds
         let sealed = versions[versionID]?.sealed == true
         return addHandleLocked(
             .blob(BlobHandle(nodeID: id, versionID: versionID, descriptor: descriptor, writable: writable, append: append)),

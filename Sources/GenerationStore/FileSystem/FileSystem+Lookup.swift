@@ -6,7 +6,17 @@ extension GenerationFileSystem {
     /// reference, which the kernel gives back with `forget`.
     public func lookup(parent: InodeNumber, name: [UInt8]) throws(FSError) -> Entry {
         try NameRules.checkName(name)
-        return try withLock { () throws(FSError) -> Entry in
+        do {
+            return try lookupHere(parent: parent, name: name)
+        } catch let error where error.errno == .noSuchFileOrDirectory && remote != nil {
+            // It may be another mount's, not listed yet.
+            guard listBucketIfDue(for: parent) else { throw error }
+            return try lookupHere(parent: parent, name: name)
+        }
+    }
+
+    private func lookupHere(parent: InodeNumber, name: [UInt8]) throws(FSError) -> Entry {
+        try withLock { () throws(FSError) -> Entry in
             if let view = VirtualEntry(ino: parent) {
                 return try lookupInViewLocked(view, name)
             }
@@ -56,7 +66,8 @@ extension GenerationFileSystem {
 
     /// Opens a directory: its listing is taken now, and readdir pages through it by offset.
     public func opendir(_ ino: InodeNumber) throws(FSError) -> UInt64 {
-        try withLock { () throws(FSError) -> UInt64 in
+        listBucketIfDue(for: ino)
+        return try withLock { () throws(FSError) -> UInt64 in
             let entries = try listingLocked(ino)
             let handle = nextHandle
             nextHandle += 1

@@ -50,7 +50,7 @@ extension GenerationFileSystem {
                 try self.touchDirectory(directory, at: now, db)
                 return blob
             }
-            if let removedBlob { blobs.remove(removedBlob) }
+            if let removedBlob { removeContent(removedBlob) }
             touchVersionLocked(directory.versionID, at: now)
         }
     }
@@ -105,7 +105,7 @@ extension GenerationFileSystem {
                 if target.id != source.id { try self.touchDirectory(target, at: now, db) }
                 return blob
             }
-            if let removedBlob { blobs.remove(removedBlob) }
+            if let removedBlob { removeContent(removedBlob) }
             if let id = moved.id, nodes[id] != nil { nodes[id] = moved }
             touchVersionLocked(source.versionID, at: now)
         }

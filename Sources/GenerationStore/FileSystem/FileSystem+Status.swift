@@ -31,6 +31,14 @@ extension GenerationFileSystem {
             ("download_url_expires_at", .optional(downloadURLExpiryLocked(version))),
             ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
             ("upload", uploadStatusLocked(version)),
+            ("origin", .string(version.origin.rawValue)),
+            ("local_copy", .bool(version.localCopy)),
+            (
+                "last_read_error",
+                readErrors[version.nodeID].map {
+                    .object([("message", .string($0.message)), ("at", .string(Self.iso8601($0.atNs)))])
+                } ?? .null
+            ),
             ("metadata", .object(metadata.map { Self.metadataMember($0) })),
             ("created_at", .string(Self.iso8601(version.createdAtNs))),
             ("updated_at", .string(Self.iso8601(version.updatedAtNs))),
@@ -84,7 +92,7 @@ extension GenerationFileSystem {
             (
                 "cache",
                 .object([
-                    ("bytes_used", .int(0)), ("limit_bytes", .int(configuration.cacheMaxBytes)),
+                    ("bytes_used", .int(cleanCopyBytesLocked())), ("limit_bytes", .int(configuration.cacheMaxBytes)),
                     ("ttl_hours", .int(Int64(configuration.cacheTTLHours))),
                 ])
             ),
@@ -144,7 +152,7 @@ extension GenerationFileSystem {
         {
             return signed.url
         }
-        guard version.snapshottedAtNs != nil, let paths = try? archivePathsLocked(version) else { return nil }
+        guard version.snapshottedAtNs != nil, version.localCopy, let paths = try? archivePathsLocked(version) else { return nil }
         return URL(fileURLWithPath: paths.archive.string).absoluteString
     }
 

@@ -9,12 +9,16 @@
 import Foundation
 import GRDB
 import Logging
+import SeekableArchive
 import SupabaseStorage
 import SystemPackage
 
 public final class GenerationFileSystem: @unchecked Sendable {
     let catalog: Catalog
     let blobs: BlobStore
+    /// Contents fetched from the bucket (FileSystem+RemoteContent.swift).
+    let cache: BlobStore
+    let fetches = SingleFlight()
     let configuration: Configuration
     let logger: Logger
     let owner: Caller
@@ -48,6 +52,22 @@ public final class GenerationFileSystem: @unchecked Sendable {
     var fileHandles: [UInt64: FileHandle] = [:]
     var directoryHandles: [UInt64: DirectoryHandle] = [:]
     var nextHandle: UInt64 = 1
+    /// Parsed TOCs of versions read from the bucket, by version node.
+    var tocs: [Int64: ArchiveTOC] = [:]
+    var cachedFiles: [Int64: CachedFile] = [:]
+    /// Cached files about to be opened or made local, which clean-up leaves alone.
+    var pinnedFiles: [Int64: Int] = [:]
+    /// When a version's files were last opened (wall clock, ns), for clean-up's LRU.
+    var versionLastUsedNs: [Int64: Int64] = [:]
+    var readErrors: [Int64: ReadError] = [:]
+    /// When each bucket folder was last listed (FileSystem+Discovery.swift).
+    var listedAt: [String: ContinuousClock.Instant] = [:]
+    /// Called when fetched content was added to the cache (the clean-up loop's poke).
+    public var onContentAdded: (@Sendable () -> Void)? {
+        get { withLockNonThrowing { contentAddedHandler } }
+        set { withLockNonThrowing { contentAddedHandler = newValue } }
+    }
+    var contentAddedHandler: (@Sendable () -> Void)?
 
     public init(
         dataDirectory: DataDirectory, configuration: Configuration, logger: Logger,
@@ -58,10 +78,12 @@ public final class GenerationFileSystem: @unchecked Sendable {
         owner = Caller(uid: getuid(), gid: getgid())
         catalog = try Catalog(path: dataDirectory.catalogPath.string, owner: owner)
         blobs = try BlobStore(root: dataDirectory.blobsPath)
+        cache = try BlobStore(root: dataDirectory.cachePath)
         archivesRoot = dataDirectory.archivesPath
         self.configuration = configuration
         self.logger = logger
         try removeOrphans()
+        indexCacheLocked()
         try resumeInterruptedUploads()
         let all = try catalog.read(VersionRecord.all)
         for version in all { versions[version.nodeID] = version }
@@ -77,7 +99,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
             for orphan in orphans { _ = try orphan.delete(db) }
             return orphans
         }
-        for orphan in orphans where orphan.role == .file { blobs.remove(orphan.ino) }
+        for orphan in orphans where orphan.role == .file { removeContent(orphan.ino) }
         if !orphans.isEmpty { logger.info("removed \(orphans.count) files unlinked while open before the last unmount") }
     }
 
@@ -160,9 +182,16 @@ public final class GenerationFileSystem: @unchecked Sendable {
         } catch {
             logger.error("could not remove unlinked inode \(id): \(error); it is removed at the next mount")
         }
-        if node.role == .file { blobs.remove(node.ino) }
+        if node.role == .file { removeContent(node.ino) }
         nodes[id] = nil
         dirtyNodes.remove(id)
+    }
+
+    /// Removes a file's blob and its cached copy, if any.
+    func removeContent(_ ino: InodeNumber) {
+        blobs.remove(ino)
+        cache.remove(ino)
+        cachedFiles[Int64(ino)] = nil
     }
 
     /// Writes the unsaved sizes and times of nodes and versions to the catalog.

@@ -64,6 +64,10 @@ extension GenerationFileSystem {
     /// archive matches the version afterwards (false if it changed while being packed).
     @discardableResult
     public func snapshotIfDirty(versionID: Int64) throws(FSError) -> Bool {
+        // Files left in the bucket by clean-up are fetched back first, without the snapshot lock:
+        // upload workers wait for that lock on Swift's small thread pool, which the fetch needs.
+        let cleanedUp = withLockNonThrowing { versions[versionID].map { $0.dirty && !$0.localCopy } ?? false }
+        if cleanedUp { try makeVersionLocal(versionID) }
         snapshotLock.lock()
         defer { snapshotLock.unlock() }
         let plan = try withLock { () throws(FSError) -> SnapshotPlan? in
@@ -84,6 +88,7 @@ extension GenerationFileSystem {
                 return false
             }
             version.dirty = false
+            version.localCopy = true
             version.archiveSize = Int64(toc.archiveSize)
             version.snapshottedAtNs = Timespec.now().totalNanoseconds
             let saved = version
@@ -93,6 +98,7 @@ extension GenerationFileSystem {
             }
             versions[versionID] = version
             dirtyVersions.remove(versionID)
+            tocs[versionID] = nil
             logger.info(
                 "snapshot \(plan.archive): \(plan.entries.count) entries, \(toc.archiveSize) bytes in \(ContinuousClock.now - started)")
             return true
@@ -101,6 +107,19 @@ extension GenerationFileSystem {
 
     private func snapshotPlanLocked(_ version: VersionRecord) throws(FSError) -> SnapshotPlan {
         try saveDirtyLocked()
+        let (archive, toc) = try archivePathsLocked(version)
+        let entries = try versionTreeLocked(version)
+        if let remoteOnly = entries.first(where: { $0.node.archivePath != nil }) {
+            throw FSError(.ioError, "\(String(decoding: remoteOnly.path, as: UTF8.self)) is not local yet")
+        }
+        return SnapshotPlan(
+            version: version, changes: activity[version.nodeID]?.changes ?? 0, archive: archive, toc: toc,
+            entries: entries)
+    }
+
+    /// Every user entry of a version with its path inside the version, in byte order of paths
+    /// (which puts each directory before its contents).
+    func versionTreeLocked(_ version: VersionRecord) throws(FSError) -> [(path: [UInt8], node: Node)] {
         let rows = try readCatalogLocked("reading a version's files") { db in
             try Node.filter(Node.Columns.versionID == version.nodeID).fetchAll(db)
         }
@@ -119,12 +138,8 @@ extension GenerationFileSystem {
         for row in rows where row.role.isUserContent {
             if let full = path(row) { entries.append((full, row)) }
         }
-        // Byte order puts every directory before its contents.
         entries.sort { $0.path.lexicographicallyPrecedes($1.path) }
-        let (archive, toc) = try archivePathsLocked(version)
-        return SnapshotPlan(
-            version: version, changes: activity[version.nodeID]?.changes ?? 0, archive: archive, toc: toc,
-            entries: entries)
+        return entries
     }
 }
 

@@ -55,6 +55,44 @@ struct BlobStore: Sendable {
         unlink(path(ino).string)
     }
 
+    /// Opens an existing file read-only; nil when it is missing (the cache may have dropped it).
+    func openExisting(_ ino: InodeNumber) throws(FSError) -> FileDescriptor? {
+        do {
+            return try FileDescriptor.open(path(ino), .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
+        } catch Errno.noSuchFileOrDirectory {
+            return nil
+        } catch {
+            throw FSError.wrapping(error, "opening the cached content of inode \(ino)")
+        }
+    }
+
+    /// Creates (or empties) `file`, a path in this store, for writing.
+    func create(_ file: FilePath) throws -> FileDescriptor {
+        try DataDirectory.makeDirectory(file.removingLastComponent())
+        return try FileDescriptor.open(
+            file, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite],
+            retryOnInterrupt: true)
+    }
+
+    /// Moves `file` (on the same disk) into place as the content of `ino`; false when `file` is missing.
+    func adopt(_ file: FilePath, as ino: InodeNumber) throws(FSError) -> Bool {
+        do {
+            try DataDirectory.makeDirectory(directory(ino))
+        } catch {
+            throw FSError.wrapping(error, "making the blob directory of inode \(ino)")
+        }
+        if rename(file.string, path(ino).string) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw FSError(Errno(rawValue: errno), "moving fetched content into the blob of inode \(ino)")
+    }
+
+    /// The size of the file of `ino`, nil when there is none.
+    func size(_ ino: InodeNumber) -> Int64? {
+        var info = stat()
+        guard stat(path(ino).string, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
     /// Whether `bytes` more of file data leave the catalog room to record them: writes stop short of
     /// the last min(64 MiB, 5 %) of the disk, so sizes, unlinks and renames can still be committed.
     func hasRoom(for bytes: Int) -> Bool {

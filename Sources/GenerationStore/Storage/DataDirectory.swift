@@ -9,6 +9,8 @@ public struct DataDirectory: Sendable {
     public var catalogPath: FilePath { root.appending("catalog.sqlite") }
     public var blobsPath: FilePath { root.appending("blobs") }
     public var archivesPath: FilePath { root.appending("archives") }
+    /// Contents fetched from the bucket, one file per inode (laid out like blobs).
+    public var cachePath: FilePath { root.appending("cache") }
     public var logPath: FilePath { root.appending("codebegenfs.log") }
     var lockPath: FilePath { root.appending("lock") }
 

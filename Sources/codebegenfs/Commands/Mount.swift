@@ -52,9 +52,16 @@ struct Mount: ParsableCommand {
             let fuse = try FuseMount(
                 fileSystem: fileSystem, mountpoint: mountpoint, options: MountOptions(allowOther: allowOther),
                 logger: logger)
-            let snapshotter = Snapshotter(fileSystem: fileSystem)
+            let snapshotter = BackgroundLoop(name: "snapshotter", interval: 0.2) { fileSystem.takeDueSnapshots() }
             snapshotter.start()
             defer { snapshotter.stop() }
+            let cleaner = BackgroundLoop(name: "clean-up", interval: 5) { fileSystem.cleanUp() }
+            fileSystem.onContentAdded = { cleaner.poke() }
+            cleaner.start()
+            defer { cleaner.stop() }
+            if remote != nil {
+                Thread.detachNewThread { fileSystem.listBucket(.everything) }
+            }
             try fuse.mount()
             Daemon.report(ready, "ready")
             let result = fuse.run(maxThreads: 8)

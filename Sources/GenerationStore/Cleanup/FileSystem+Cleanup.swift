@@ -1,0 +1,129 @@
+// Clean-up (DESIGN §6): removes local copies of uploaded versions and files fetched into the
+// cache by CACHE_TTL_HOURS and CACHE_MAX_BYTES (CleanUpPolicy.swift). A version's copy is
+// removable only while its uploaded archive holds exactly what it shows: uploaded, no change
+// since, no file open. Its files then read through the cache from the bucket.
+import Foundation
+import GRDB
+import SeekableArchive
+import SystemPackage
+
+extension GenerationFileSystem {
+    /// One clean-up pass (the clean-up loop's job).
+    public func cleanUp() {
+        guard configuration.autoCleanupEnabled, remote != nil else { return }
+        withLockNonThrowing {
+            let copies: [CleanCopy]
+            do {
+                copies = try cleanCopiesLocked()
+            } catch {
+                logger.error("clean-up could not list the clean copies: \(error)")
+                return
+            }
+            let chosen = CleanUpPolicy.choose(
+                copies, nowNs: Timespec.now().totalNanoseconds, ttlNs: Int64(configuration.cacheTTLHours * 3600e9),
+                maxBytes: configuration.cacheMaxBytes)
+            for kind in chosen {
+                switch kind {
+                case .versionFiles(let versionID):
+                    do {
+                        try removeLocalCopyLocked(versionID)
+                    } catch {
+                        logger.error("clean-up kept the local copy of version inode \(versionID): \(error)")
+                    }
+                case .cachedFile(let nodeID):
+                    cache.remove(InodeNumber(nodeID))
+                    cachedFiles[nodeID] = nil
+                }
+            }
+        }
+    }
+
+    /// Bytes of clean copies (what CACHE_MAX_BYTES limits), for status.json.
+    func cleanCopyBytesLocked() -> Int64 {
+        ((try? cleanCopiesLocked()) ?? []).reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Every clean copy: local copies of versions whose upload holds all they show, and cached fetches.
+    func cleanCopiesLocked() throws(FSError) -> [CleanCopy] {
+        let uploaded = try readCatalogLocked("reading finished uploads") { db in
+            try UploadJob.filter(Column("state") == UploadState.uploaded).fetchAll(db)
+        }
+        var openVersions: Set<Int64> = []
+        var openNodes: Set<Int64> = []
+        for case .blob(let blob) in fileHandles.values {
+            openVersions.insert(blob.versionID)
+            openNodes.insert(blob.nodeID)
+        }
+        var copies: [CleanCopy] = []
+        for job in uploaded {
+            guard let version = versions[job.versionNodeID], version.origin == .local, version.localCopy, !version.dirty,
+                version.snapshottedAtNs == job.snapshotNs
+            else { continue }
+            let totals = try readCatalogLocked("counting a version's files") {
+                try Node.contentTotals($0, version: version.nodeID)
+            }
+            copies.append(
+                CleanCopy(
+                    kind: .versionFiles(versionID: version.nodeID), bytes: totals.bytes + (version.archiveSize ?? 0),
+                    lastUsedNs: versionLastUsedNs[version.nodeID] ?? job.uploadedAtNs ?? job.snapshotNs,
+                    removable: !openVersions.contains(version.nodeID)))
+        }
+        for (nodeID, file) in cachedFiles {
+            copies.append(
+                CleanCopy(
+                    kind: .cachedFile(nodeID: nodeID), bytes: file.bytes, lastUsedNs: file.lastUsedNs,
+                    removable: !openNodes.contains(nodeID) && pinnedFiles[nodeID] == nil))
+        }
+        return copies
+    }
+
+    /// Leaves a version's content to its uploaded archive: each file's TOC path is recorded, then
+    /// its blob and the local archive are deleted (the TOC stays: reads need it). Nothing is
+    /// removed unless every file is in the TOC with the size the catalog shows.
+    private func removeLocalCopyLocked(_ versionID: Int64) throws(FSError) {
+        guard var version = versions[versionID] else { return }
+        let toc = try tocLocked(version)
+        var inArchive: [String: ArchiveTOC.Entry] = [:]
+        for entry in toc.entries { inArchive[entry.path] = entry }
+        let files = try versionTreeLocked(version).filter { $0.node.role == .file && $0.node.archivePath == nil }
+        for (path, node) in files {
+            let name = String(decoding: path, as: UTF8.self)
+            guard let entry = inArchive[name], entry.type == .file, Int64(entry.size) == node.size else {
+                throw FSError(.ioError, "\(name) is not in the uploaded archive as the catalog shows it")
+            }
+        }
+        version.localCopy = false
+        let saved = version
+        try writeCatalogLocked("recording a removed local copy") { db in
+            let statement = try db.cachedStatement(sql: "UPDATE node SET archive_path = ? WHERE id = ?")
+            for (path, node) in files { try statement.execute(arguments: [Data(path), node.id]) }
+            try saved.update(db)
+        }
+        versions[versionID] = version
+        for (path, node) in files {
+            guard let id = node.id else { continue }
+            nodes[id]?.archivePath = Data(path)
+            blobs.remove(node.ino)
+        }
+        let archive = try archivePathsLocked(version).archive
+        Glibc.unlink(archive.string)
+        logger.info("clean-up: removed the local copy of \(archive.lastComponent?.string ?? "") (\(files.count) files); it reads from the bucket")
+    }
+
+    /// The cache as the last run left it: complete fetches are kept, interrupted ones removed.
+    func indexCacheLocked() {
+        guard let walker = FileManager.default.enumerator(atPath: cache.root.string) else { return }
+        for case let relative as String in walker {
+            let path = cache.root.string + "/" + relative
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            let name = (relative as NSString).lastPathComponent
+            guard let id = Int64(name) else {
+                Glibc.unlink(path)
+                continue
+            }
+            cachedFiles[id] = CachedFile(
+                bytes: Int64(info.st_size), lastUsedNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+        }
+    }
+}

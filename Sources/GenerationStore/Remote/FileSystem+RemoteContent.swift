@@ -1,0 +1,222 @@
+// Files whose content is not on local disk (DESIGN §6): cleaned-up copies of uploaded versions
+// and versions found in the bucket. Such a node has `archive_path`; its content is read from the
+// cache (`<data>/cache`), else fetched from the version's archive with Range requests for the
+// file's members only, verified against the TOC's sha256 and stored in the cache. Readers of the
+// same file at the same time wait for one fetch. Writers (and snapshots) first make the content a
+// local blob again.
+import Foundation
+import SeekableArchive
+import SupabaseStorage
+import SystemPackage
+
+/// A fetched file kept in the cache, for clean-up.
+struct CachedFile: Sendable {
+    var bytes: Int64
+    var lastUsedNs: Int64
+}
+
+/// What one fetch needs, read under the lock and used without it.
+private struct FetchRequest: Sendable {
+    let nodeID: Int64
+    let ino: InodeNumber
+    let versionID: Int64
+    let archiveKey: String
+    let path: String
+    let toc: ArchiveTOC
+}
+
+extension GenerationFileSystem {
+    /// Retries of one Range request before the read fails with EIO.
+    static let fetchRetries = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
+
+    /// Before a remote-only file is opened: fetches it into the cache for reading, or makes it a
+    /// local blob for writing (refused in sealed versions before anything is fetched). Returns
+    /// the node it pinned in the cache, which the caller unpins once it has opened it.
+    func prepareRemoteContent(_ ino: InodeNumber, forWriting: Bool) throws(FSError) -> Int64? {
+        let node: Node? = withLockNonThrowing {
+            guard ino > 0, ino < VirtualEntry.marker, let node = try? nodeLocked(ino: ino), node.role == .file,
+                node.archivePath != nil, let id = node.id
+            else { return nil }
+            pinnedFiles[id, default: 0] += 1
+            return node
+        }
+        guard let node, let id = node.id else { return nil }
+        do {
+            if forWriting {
+                try withLock { () throws(FSError) in try checkWritableLocked(node) }
+                try makeLocal(id)
+            } else {
+                try ensureCached(id)
+            }
+        } catch {
+            unpin(id)
+            throw error
+        }
+        return id
+    }
+
+    /// Lets clean-up remove the cached copy of `id` again.
+    func unpin(_ id: Int64?) {
+        guard let id else { return }
+        withLockNonThrowing {
+            let count = (pinnedFiles[id] ?? 1) - 1
+            pinnedFiles[id] = count > 0 ? count : nil
+        }
+    }
+
+    /// Makes sure the cache holds the content of remote-only file `id`. Called without the lock.
+    func ensureCached(_ id: Int64) throws(FSError) {
+        try fetches.run(id) { () throws(FSError) in
+            guard let request = try withLock({ () throws(FSError) -> FetchRequest? in try fetchRequestLocked(id) }) else {
+                return
+            }
+            try fetch(request)
+        }
+    }
+
+    /// Makes the content of remote-only file `id` a local blob again (before a write or a snapshot).
+    func makeLocal(_ id: Int64) throws(FSError) {
+        withLockNonThrowing { pinnedFiles[id, default: 0] += 1 }
+        defer { unpin(id) }
+        for _ in 0..<3 {
+            try ensureCached(id)
+            let done = try withLock { () throws(FSError) -> Bool in
+                var node = try nodeLocked(id)
+                guard node.archivePath != nil else { return true }
+                guard try blobs.adopt(cache.path(node.ino), as: node.ino) else { return false }
+                node.archivePath = nil
+                let saved = node
+                try writeCatalogLocked("keeping a fetched file locally") { db in try saved.update(db) }
+                if nodes[id] != nil { nodes[id] = node }
+                cachedFiles[id] = nil
+                return true
+            }
+            if done { return }
+        }
+        throw FSError(.ioError, "the fetched content of inode \(id) was removed from the cache three times in a row")
+    }
+
+    /// Makes every file of a version local, before it is packed again.
+    func makeVersionLocal(_ versionID: Int64) throws(FSError) {
+        let remoteOnly = try withLock { () throws(FSError) -> [Int64] in
+            try readCatalogLocked("listing a version's remote files") { db in
+                try Int64.fetchAll(
+                    db, sql: "SELECT id FROM node WHERE version_id = ? AND role = 'file' AND archive_path IS NOT NULL",
+                    arguments: [versionID])
+            }
+        }
+        for id in remoteOnly { try makeLocal(id) }
+    }
+
+    /// The parsed TOC of a version's current archive, kept in memory once read.
+    func tocLocked(_ version: VersionRecord) throws(FSError) -> ArchiveTOC {
+        if let toc = tocs[version.nodeID] { return toc }
+        let path = try archivePathsLocked(version).toc
+        do {
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path.string)))
+            let toc = try ArchiveTOC.decode(from: bytes)
+            tocs[version.nodeID] = toc
+            return toc
+        } catch {
+            throw FSError(.ioError, "reading the TOC \(path) of v\(version.number): \(error)")
+        }
+    }
+
+    /// nil when the cache already holds the file (its use is recorded).
+    private func fetchRequestLocked(_ id: Int64) throws(FSError) -> FetchRequest? {
+        let node = try nodeLocked(id)
+        guard let archivePath = node.archivePath, let versionID = node.versionID, let version = versions[versionID] else {
+            return nil
+        }
+        let now = Timespec.now().totalNanoseconds
+        if cachedFiles[id] != nil || cache.size(node.ino) == node.size {
+            cachedFiles[id, default: CachedFile(bytes: node.size, lastUsedNs: now)].lastUsedNs = now
+            return nil
+        }
+        return FetchRequest(
+            nodeID: id, ino: node.ino, versionID: versionID, archiveKey: try remoteKeysLocked(version).archive,
+            path: String(decoding: archivePath, as: UTF8.self), toc: try tocLocked(version))
+    }
+
+    /// Fetches one file's members, verifies them and moves the result into the cache.
+    private func fetch(_ request: FetchRequest) throws(FSError) {
+        let target = cache.path(request.ino)
+        let partial = FilePath(target.string + ".partial")
+        do {
+            guard let remote else { throw FSError(.ioError, "cloud storage is disabled") }
+            let reader = try SeekableTarReader(toc: request.toc, source: RemoteRangeSource(store: remote, key: request.archiveKey))
+            let descriptor = try cache.create(partial)
+            try descriptor.closeAfter { try reader.writeFile(at: request.path, to: descriptor) }
+            if Glibc.rename(partial.string, target.string) != 0 { throw Errno(rawValue: errno) }
+        } catch {
+            Glibc.unlink(partial.string)
+            let reason = "reading \(request.path) of \(request.archiveKey) from the bucket failed: \(error)"
+            logger.error("\(reason)")
+            withLockNonThrowing { readErrors[request.versionID] = ReadError(message: reason, atNs: Timespec.now().totalNanoseconds) }
+            throw FSError(.ioError, reason)
+        }
+        let size = cache.size(request.ino) ?? 0
+        let contentAdded = withLockNonThrowing { () -> (@Sendable () -> Void)? in
+            cachedFiles[request.nodeID] = CachedFile(bytes: size, lastUsedNs: Timespec.now().totalNanoseconds)
+            readErrors[request.versionID] = nil
+            return contentAddedHandler
+        }
+        contentAdded?()
+    }
+}
+
+/// The last failed remote read of a version, for status.json.
+struct ReadError: Sendable {
+    let message: String
+    let atNs: Int64
+}
+
+/// Archive bytes by HTTP Range request, each retried while the failure is transient.
+struct RemoteRangeSource: ArchiveByteSource {
+    let store: any ObjectStore
+    let key: String
+
+    func bytes(in range: Range<UInt64>) throws -> [UInt8] {
+        guard !range.isEmpty else { return [] }
+        let (store, key) = (self.store, self.key)
+        let byteRange = ByteRange.closed(Int64(range.lowerBound), Int64(range.upperBound) - 1)
+        return try BlockingCall.run {
+            try await GenerationFileSystem.fetchRetries.run { try await store.get(key: key, range: byteRange) }
+        }.get()
+    }
+}
+
+/// Runs one job per key at a time: callers arriving while it runs wait and share its outcome.
+final class SingleFlight: @unchecked Sendable {
+    private final class Flight {
+        var outcome: Result<Void, FSError>?
+    }
+
+    private let condition = NSCondition()
+    private var flights: [Int64: Flight] = [:]  // guarded by `condition`
+
+    func run(_ key: Int64, _ job: () throws(FSError) -> Void) throws(FSError) {
+        condition.lock()
+        if let flight = flights[key] {
+            while flight.outcome == nil { condition.wait() }
+            condition.unlock()
+            return try flight.outcome?.get() ?? ()
+        }
+        let flight = Flight()
+        flights[key] = flight
+        condition.unlock()
+        let outcome: Result<Void, FSError>
+        do {
+            try job()
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        condition.lock()
+        flight.outcome = outcome
+        flights[key] = nil
+        condition.broadcast()
+        condition.unlock()
+        try outcome.get()
+    }
+}

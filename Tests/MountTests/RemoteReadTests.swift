@@ -1,0 +1,153 @@
+// Reads from the bucket (DESIGN §6): clean-up leaves uploaded versions' content in the bucket,
+// reads fetch just the file's members into the cache, a write brings a version back to local
+// disk, and a read that cannot reach the remote fails with EIO and says why in status.json.
+import Foundation
+import Testing
+
+@Suite(.serialized) struct RemoteReadTests {
+    static let v1 = "projects/p1/generations/g1/v1"
+
+    /// A version of 12 incompressible 2 MiB files, a small text file, a subdirectory and a symlink.
+    static func writeLargeVersion(_ fs: MountedFS, into source: String) throws -> String {
+        try Shell.check(
+            """
+            set -e; cd \(Shell.quote(source)); mkdir -p sub
+            for i in $(seq 12); do head -c 2097152 /dev/urandom > big$i.bin; done
+            seq 1 2000 > small.txt; echo nested > sub/nested.txt; ln -s small.txt link; chmod 640 sub/nested.txt
+            """)
+        let version = try fs.makeVersion()
+        try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(version))/")
+        return version
+    }
+
+    static func waitFor(
+        _ fs: MountedFS, _ version: String, timeout: Double = 90, _ what: String, _ condition: ([String: Any]) -> Bool
+    ) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(try fs.status(version)) { return }
+            usleep(200_000)
+        }
+        throw TestFailure("\(version): \(what) not reached within \(timeout) s: \(try fs.status(version))\n\(fs.logTail())")
+    }
+
+    static func uploadState(_ status: [String: Any]) -> String? {
+        (status["upload"] as? [String: Any])?["state"] as? String
+    }
+
+    /// Uploaded, then its local copy removed by clean-up.
+    static func waitUntilOnlyInTheBucket(_ fs: MountedFS, _ version: String) throws {
+        try waitFor(fs, version, "uploaded without a local copy") {
+            uploadState($0) == "uploaded" && $0["local_copy"] as? Bool == false
+        }
+    }
+
+    static func regularFiles(under path: String) throws -> Int {
+        Int(try Shell.check("find \(Shell.quote(path)) -type f | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    @Test func cleanUpLeavesOnlyTheBucketAndReadsFetchIdenticalBytes() throws {
+        let server = try StorageServerProcess()
+        let source = try makeTemporaryDirectory(prefix: "mt-rr-src")
+        defer { removeTree(source) }
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
+            try fs.start()
+            let version = try Self.writeLargeVersion(fs, into: source)
+            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+            #expect(try Self.regularFiles(under: fs.dataDir + "/blobs") == 0, "blobs left after clean-up")
+            #expect(!FileManager.default.fileExists(atPath: fs.dataDir + "/archives/\(Self.v1).tar.gz"))
+
+            // The tree still shows everything, and every byte reads back from the bucket.
+            #expect(try Shell.check("cd \(Shell.quote(version)) && stat -c '%n %s %a' big1.bin small.txt sub/nested.txt").stdout
+                == "big1.bin 2097152 644\nsmall.txt 8893 644\nsub/nested.txt 7 640\n")
+            #expect(try Shell.check("readlink \(Shell.quote(version))/link").stdout == "small.txt\n")
+            try Shell.check("cmp \(Shell.quote(source))/small.txt \(Shell.quote(version))/small.txt")
+            try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(version)) -x status.json -x download_url")
+
+            // A signed URL is still answered, and the archive behind it is complete.
+            let url = try Shell.check("cat \(Shell.quote(version))/download_url").stdout.trimmingCharacters(in: .newlines)
+            #expect(url.hasPrefix("http://127.0.0.1:"), "\(url)")
+            #expect(try Shell.check("curl -sf \(Shell.quote(url)) | tar -tz | sort | tr '\\n' ' '").stdout
+                == "big1.bin big10.bin big11.bin big12.bin big2.bin big3.bin big4.bin big5.bin big6.bin big7.bin big8.bin big9.bin link small.txt sub/ sub/nested.txt ")
+
+            // With a TTL of 0 the fetched copies go too once nothing has them open.
+            let deadline = Date().addingTimeInterval(30)
+            while try Self.regularFiles(under: fs.dataDir + "/cache") > 0, Date() < deadline { usleep(200_000) }
+            #expect(try Self.regularFiles(under: fs.dataDir + "/cache") == 0, "cached fetches were not cleaned up")
+            try Shell.check("cmp \(Shell.quote(source))/big7.bin \(Shell.quote(version))/big7.bin")
+        }
+    }
+
+    @Test func anOpenReaderKeepsItsFetchedCopyWhileCleanUpRuns() throws {
+        let server = try StorageServerProcess()
+        let source = try makeTemporaryDirectory(prefix: "mt-rr-open")
+        defer { removeTree(source) }
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
+            try fs.start()
+            let version = try Self.writeLargeVersion(fs, into: source)
+            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+            let handle = try Foundation.FileHandle(forReadingFrom: URL(fileURLWithPath: version + "/big3.bin"))
+            defer { try? handle.close() }
+            sleep(7)  // more than one clean-up interval (5 s) with a TTL of 0
+            #expect(try Self.regularFiles(under: fs.dataDir + "/cache") == 1)
+            let read = try handle.readToEnd() ?? Data()
+            #expect(read == FileManager.default.contents(atPath: source + "/big3.bin"))
+        }
+    }
+
+    @Test func aWriteToACleanedUpVersionBringsItBackAndUploadsItAgain() throws {
+        let server = try StorageServerProcess()
+        let source = try makeTemporaryDirectory(prefix: "mt-rr-write")
+        defer { removeTree(source) }
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
+            try fs.start()
+            let version = try Self.writeLargeVersion(fs, into: source)
+            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+
+            try Shell.check("echo appended >> \(Shell.quote(version))/small.txt && echo appended >> \(Shell.quote(source))/small.txt")
+            try Shell.check("mv \(Shell.quote(version))/big2.bin \(Shell.quote(version))/sub/moved.bin")
+            try Shell.check("mv \(Shell.quote(source))/big2.bin \(Shell.quote(source))/sub/moved.bin")
+            try Shell.check("truncate -s 100 \(Shell.quote(version))/big5.bin && truncate -s 100 \(Shell.quote(source))/big5.bin")
+            try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(version)) -x status.json -x download_url")
+
+            // The next snapshot holds every file again, including those never read since clean-up.
+            try Self.waitFor(fs, Self.v1, "uploaded again") {
+                Self.uploadState($0) == "uploaded" && $0["status"] as? String == "completed"
+                    && ($0["upload"] as? [String: Any])?["attempts"] as? Int == 1
+            }
+            let url = try Shell.check("cat \(Shell.quote(version))/download_url").stdout.trimmingCharacters(in: .newlines)
+            let extracted = try makeTemporaryDirectory(prefix: "mt-rr-x")
+            defer { removeTree(extracted) }
+            try Shell.check("curl -sf \(Shell.quote(url)) | tar -xz -C \(Shell.quote(extracted))")
+            try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(extracted))")
+        }
+    }
+
+    @Test func aReadThatCannotReachTheBucketFailsWithEIOAndSaysWhy() throws {
+        let server = try StorageServerProcess()
+        let source = try makeTemporaryDirectory(prefix: "mt-rr-eio")
+        defer { removeTree(source) }
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
+            try fs.start()
+            let version = try Self.writeLargeVersion(fs, into: source)
+            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+            server.stop()
+
+            let failed = try Shell.run("cat \(Shell.quote(version))/small.txt")
+            #expect(!failed.succeeded)
+            #expect(failed.stderr.contains("Input/output error"), "\(failed.stderr)")
+            let error = try fs.status(Self.v1)["last_read_error"] as? [String: Any]
+            #expect((error?["message"] as? String)?.contains("small.txt") == true, "\(String(describing: error))")
+            #expect(fs.logTail(100_000).contains("reading small.txt of projects/p1/generations/g1/v1.tar.gz from the bucket failed"))
+
+            // Nothing is remembered as broken: once the server is back, the same read works.
+            try server.start()
+            try Shell.check("cmp \(Shell.quote(source))/small.txt \(Shell.quote(version))/small.txt")
+            #expect(try fs.status(Self.v1)["last_read_error"] is NSNull)
+        }
+    }
+}

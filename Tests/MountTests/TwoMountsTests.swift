@@ -1,0 +1,97 @@
+// Many mounts, one bucket (DESIGN §5, §6): two mounts with their own data directories on one
+// server. A version uploaded by one appears in the other, sealed and read on demand; when
+// both create the same version, one publishes it and the other shows `conflict` and keeps its data.
+import Foundation
+import Testing
+
+@Suite(.serialized) struct TwoMountsTests {
+    static func environment(_ server: StorageServerProcess) -> [String: String] {
+        server.environment.merging(["REMOTE_LIST_INTERVAL": "0"]) { $1 }
+    }
+
+    @Test func aVersionWrittenInOneMountIsReadOnlyAndIdenticalInTheOther() throws {
+        let server = try StorageServerProcess()
+        let source = try makeTemporaryDirectory(prefix: "mt-two-src")
+        defer { removeTree(source) }
+        try Shell.check("git -C /opt/swift-packages/apple/swift-log.git archive 1.16.2 | tar -x -C \(Shell.quote(source))")
+        try withMount("TwoMountsA", start: false) { a in
+            a.environmentOverrides = Self.environment(server)
+            try a.start()
+            let written = try a.makeVersion()
+            try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(written))/")
+            try Shell.check("setfattr -n user.model -v gpt-x \(Shell.quote(written))")
+            try RemoteReadTests.waitFor(a, RemoteReadTests.v1, "uploaded") { RemoteReadTests.uploadState($0) == "uploaded" }
+
+            try withMount("TwoMountsB", start: false) { b in
+                b.environmentOverrides = Self.environment(server)
+                try b.start()
+                #expect(try Shell.check("ls \(Shell.quote(b.path("projects/p1/generations/g1")))").stdout
+                    == "download_url\nlatest\nstatus.json\nv1\n")
+                let seen = b.path(RemoteReadTests.v1)
+                try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(seen)) -x status.json -x download_url")
+                let listing = "find . -mindepth 1 -not -name status.json -not -name download_url -printf '%p %y %s %m %T@\\n' | sort"
+                #expect(try Shell.check("cd \(Shell.quote(seen)) && \(listing)").stdout
+                    == (try Shell.check("cd \(Shell.quote(written)) && \(listing)").stdout))
+
+                let status = try b.status(RemoteReadTests.v1)
+                #expect(status["sealed"] as? Bool == true)
+                #expect(status["origin"] as? String == "remote")
+                #expect(RemoteReadTests.uploadState(status) == "uploaded")
+                let url = try Shell.check("cat \(Shell.quote(seen))/download_url").stdout.trimmingCharacters(in: .newlines)
+                #expect(url.hasPrefix("http://127.0.0.1:"), "\(url)")
+                try Shell.check("curl -sf \(Shell.quote(url)) | tar -tz > /dev/null")
+
+                // Read-only in B: every change is EROFS.
+                for command in ["touch \(Shell.quote(seen))/new.txt", "echo x >> \(Shell.quote(seen))/README.md",
+                                "rm \(Shell.quote(seen))/README.md", "mkdir \(Shell.quote(seen))/d"] {
+                    let result = try Shell.run(command)
+                    #expect(!result.succeeded && result.stderr.contains("Read-only file system"), "\(command): \(result.stderr)")
+                }
+
+                // A's next version shows up in B when the generation is listed again.
+                let next = try a.makeVersion(version: 2)
+                try Shell.check("echo two > \(Shell.quote(next))/two.txt")
+                try RemoteReadTests.waitFor(a, "projects/p1/generations/g1/v2", "uploaded") {
+                    RemoteReadTests.uploadState($0) == "uploaded"
+                }
+                #expect(try Shell.check("ls \(Shell.quote(b.path("projects/p1/generations/g1")))").stdout
+                    == "download_url\nlatest\nstatus.json\nv1\nv2\n")
+                #expect(try Shell.check("cat \(Shell.quote(b.path("projects/p1/generations/g1/latest/two.txt")))").stdout == "two\n")
+            }
+        }
+    }
+
+    @Test func bothMountsCreatingOneVersionGiveOneUploadAndOneConflictThatKeepsItsData() throws {
+        let server = try StorageServerProcess()
+        try withMount("ConflictA", start: false) { a in
+            a.environmentOverrides = Self.environment(server)
+            try a.start()
+            try withMount("ConflictB", start: false) { b in
+                b.environmentOverrides = Self.environment(server)
+                try b.start()
+                let inA = try a.makeVersion(project: "p2", generation: "g2")
+                let inB = try b.makeVersion(project: "p2", generation: "g2")
+                try Shell.check("echo from-a > \(Shell.quote(inA))/who.txt")
+                try Shell.check("echo from-b > \(Shell.quote(inB))/who.txt")
+                let version = "projects/p2/generations/g2/v1"
+                let settled: ([String: Any]) -> Bool = { ["uploaded", "conflict"].contains(RemoteReadTests.uploadState($0)) }
+                try RemoteReadTests.waitFor(a, version, "uploaded or conflict", settled)
+                try RemoteReadTests.waitFor(b, version, "uploaded or conflict", settled)
+                let states = [RemoteReadTests.uploadState(try a.status(version)), RemoteReadTests.uploadState(try b.status(version))]
+                #expect(states.sorted { ($0 ?? "") < ($1 ?? "") } == ["conflict", "uploaded"], "\(states)")
+
+                // Each keeps what it wrote; the bucket holds the winner's.
+                #expect(try Shell.check("cat \(Shell.quote(inA))/who.txt").stdout == "from-a\n")
+                #expect(try Shell.check("cat \(Shell.quote(inB))/who.txt").stdout == "from-b\n")
+                let (winner, loser) = states[0] == "uploaded" ? (a, b) : (b, a)
+                let url = try Shell.check("cat \(Shell.quote(winner.path(version)))/download_url").stdout
+                    .trimmingCharacters(in: .newlines)
+                let inBucket = try Shell.check("curl -sf \(Shell.quote(url)) | tar -xzO who.txt").stdout
+                #expect(inBucket == (winner === a ? "from-a\n" : "from-b\n"))
+                let lost = try loser.status(version)
+                #expect(((lost["upload"] as? [String: Any])?["last_error"] as? String)?.isEmpty == false)
+                #expect(Sys.list(loser.path("active"))?.contains("g2") == true, "a conflict stays active")
+            }
+        }
+    }
+}
