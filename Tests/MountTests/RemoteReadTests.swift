@@ -76,6 +76,83 @@ import Testing
             while try Self.regularFiles(under: fs.dataDir + "/cache") > 0, Date() < deadline { usleep(200_000) }
             #expect(try Self.regularFiles(under: fs.dataDir + "/cache") == 0, "cached fetches were not cleaned up")
             try Shell.check("cmp \(Shell.quote(source))/big7.bin \(Shell.quote(version))/big7.bin")
+
+            // What clean-up left in the bucket is still read the same after a remount.
+            #expect(try fs.stop() == 0)
+            try fs.start()
+            try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(version)) -x status.json -x download_url")
+        }
+    }
+
+    @Test func concurrentReadersShareOneFetchOfJustTheFilesMembers() throws {
+        // 300 ms per request: eight readers started together all arrive while the first fetch runs.
+        let server = try StorageServerProcess(latencyMs: 300)
+        let source = try makeTemporaryDirectory(prefix: "mt-rr-many")
+        defer { removeTree(source) }
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
+            try fs.start()
+            let version = try Self.writeLargeVersion(fs, into: source)
+            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+            let readers = (1...8).map { "cat \(Shell.quote(version))/big9.bin > \(Shell.quote(fs.root))/read.\($0) &" }
+            try Shell.check(readers.joined(separator: " ") + " wait")
+            for index in 1...8 {
+                try Shell.check("cmp \(Shell.quote(source))/big9.bin \(Shell.quote(fs.root))/read.\(index)")
+            }
+            let fetches = fs.logTail(1_000_000).components(separatedBy: "\n").filter { $0.contains("fetched big9.bin of") }
+            #expect(fetches.count == 1, "\(fetches)")
+
+            // A 8.9 KB file of a 25 MB version moves one small member, not the archive.
+            try Shell.check("cmp \(Shell.quote(source))/small.txt \(Shell.quote(version))/small.txt")
+            let line = fs.logTail(1_000_000).components(separatedBy: "\n").last { $0.contains("fetched small.txt of") } ?? ""
+            let bytes = line.split(separator: " ").reversed().dropFirst(4).first.flatMap { Int($0) } ?? -1
+            #expect(line.hasSuffix("in 1 requests") && bytes > 0 && bytes < 16_384, "\(line)")
+        }
+    }
+
+    @Test func theSizeLimitRemovesTheLeastRecentlyUsedCopiesFirst() throws {
+        let server = try StorageServerProcess()
+        let sources = try (1...2).map { try makeTemporaryDirectory(prefix: "mt-rr-lru\($0)") }
+        defer { sources.forEach(removeTree) }
+        try withMount(start: false) { fs in
+            // Each version is 12 MiB of files plus a 12 MiB archive: one fits in 30 MB, two do not.
+            fs.environmentOverrides = server.environment.merging(["CACHE_MAX_BYTES": "30000000"]) { $1 }
+            try fs.start()
+            for (index, source) in sources.enumerated() {
+                try Shell.check("cd \(Shell.quote(source)) && for i in $(seq 6); do head -c 2097152 /dev/urandom > f$i.bin; done")
+                let version = try fs.makeVersion(generation: "g\(index + 1)")
+                try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(version))/")
+                try Self.waitFor(fs, "projects/p1/generations/g\(index + 1)/v1", "uploaded") { Self.uploadState($0) == "uploaded" }
+            }
+            try Self.waitFor(fs, "projects/p1/generations/g1/v1", "cleaned up") { $0["local_copy"] as? Bool == false }
+            sleep(6)  // another clean-up pass: the newer version stays, the limit is met
+            #expect(try fs.status("projects/p1/generations/g2/v1")["local_copy"] as? Bool == true)
+            let used = (try fs.status("")["cache"] as? [String: Any])?["bytes_used"] as? Int ?? -1
+            #expect(used > 24_000_000 && used <= 30_000_000, "bytes_used \(used)")
+
+            // Reading g1 back puts 12 MiB in the cache, used more recently than g2's copy: g2 goes.
+            try Shell.check("diff -r \(Shell.quote(sources[0])) \(Shell.quote(fs.path("projects/p1/generations/g1/v1"))) -x status.json -x download_url")
+            try Self.waitFor(fs, "projects/p1/generations/g2/v1", "cleaned up") { $0["local_copy"] as? Bool == false }
+            #expect(try Self.regularFiles(under: fs.dataDir + "/cache") == 6)
+        }
+    }
+
+    @Test func dataNotYetUploadedIsNeverCleanedUp() throws {
+        let server = try StorageServerProcess()
+        let source = try makeTemporaryDirectory(prefix: "mt-rr-keep")
+        defer { removeTree(source) }
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0", "CACHE_MAX_BYTES": "0"]) { $1 }
+            try fs.start()
+            server.stop()
+            _ = try Self.writeLargeVersion(fs, into: source)
+            try Self.waitFor(fs, Self.v1, "snapshotted") { $0["status"] as? String == "completed" }
+            sleep(11)  // two clean-up passes
+            let status = try fs.status(Self.v1)
+            #expect(status["local_copy"] as? Bool == true)
+            #expect(["pending", "uploading"].contains(Self.uploadState(status)), "\(status)")
+            #expect(try Self.regularFiles(under: fs.dataDir + "/blobs") == 14)
+            try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(fs.path(Self.v1))) -x status.json -x download_url")
         }
     }
 

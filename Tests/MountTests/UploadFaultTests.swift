@@ -11,11 +11,11 @@ final class StorageServerProcess {
     private var pid: pid_t = 0
     private let arguments: [String]
 
-    init(faultRate: Double = 0, faultResetRate: Double = 0) throws {
+    init(faultRate: Double = 0, faultResetRate: Double = 0, latencyMs: Int = 0) throws {
         data = try makeTemporaryDirectory(prefix: "mt-server")
         port = Int.random(in: 40_000...60_000)
         arguments = ["--port", String(port), "--data", data + "/objects", "--fault-rate", String(faultRate),
-                     "--fault-reset-rate", String(faultResetRate)]
+                     "--fault-reset-rate", String(faultResetRate), "--fault-latency-ms", String(latencyMs)]
         try start()
     }
 

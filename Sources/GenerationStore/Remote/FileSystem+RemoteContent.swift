@@ -144,10 +144,13 @@ extension GenerationFileSystem {
         let partial = FilePath(target.string + ".partial")
         do {
             guard let remote else { throw FSError(.ioError, "cloud storage is disabled") }
-            let reader = try SeekableTarReader(toc: request.toc, source: RemoteRangeSource(store: remote, key: request.archiveKey))
+            let source = RemoteRangeSource(store: remote, key: request.archiveKey)
+            let reader = try SeekableTarReader(toc: request.toc, source: source)
             let descriptor = try cache.create(partial)
             try descriptor.closeAfter { try reader.writeFile(at: request.path, to: descriptor) }
             if Glibc.rename(partial.string, target.string) != 0 { throw Errno(rawValue: errno) }
+            let (requests, bytes) = source.transferred.totals
+            logger.info("fetched \(request.path) of \(request.archiveKey): \(bytes) bytes in \(requests) requests")
         } catch {
             Glibc.unlink(partial.string)
             let reason = "reading \(request.path) of \(request.archiveKey) from the bucket failed: \(error)"
@@ -175,15 +178,28 @@ struct ReadError: Sendable {
 struct RemoteRangeSource: ArchiveByteSource {
     let store: any ObjectStore
     let key: String
+    let transferred = TransferCount()
 
     func bytes(in range: Range<UInt64>) throws -> [UInt8] {
         guard !range.isEmpty else { return [] }
         let (store, key) = (self.store, self.key)
         let byteRange = ByteRange.closed(Int64(range.lowerBound), Int64(range.upperBound) - 1)
-        return try BlockingCall.run {
+        let bytes = try BlockingCall.run {
             try await GenerationFileSystem.fetchRetries.run { try await store.get(key: key, range: byteRange) }
         }.get()
+        transferred.add(bytes.count)
+        return bytes
     }
+}
+
+/// Requests and bytes one fetch moved, for its log line.
+final class TransferCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requests = 0  // guarded by `lock`
+    private var bytes = 0  // guarded by `lock`
+
+    func add(_ count: Int) { lock.withLock { requests += 1; bytes += count } }
+    var totals: (requests: Int, bytes: Int) { lock.withLock { (requests, bytes) } }
 }
 
 /// Runs one job per key at a time: callers arriving while it runs wait and share its outcome.
