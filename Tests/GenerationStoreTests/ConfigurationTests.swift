@@ -12,6 +12,22 @@ import Testing
         #expect(config.writeBackDelay == 2)
         #expect(config.signedURLTTL == 3600)
         #expect(config.cacheMaxBytes == 10 << 30)
+        #expect(config.cacheTTLHours == 24)
+        #expect(config.autoCleanupEnabled)
+        #expect(config.remoteListInterval == 30)
+    }
+
+    @Test func cleanUpAndListingSettings() throws {
+        let config = try Configuration.resolve(
+            environment: ["CACHE_TTL_HOURS": "0.5", "CACHE_MAX_BYTES": "1000", "AUTO_CLEANUP_ENABLED": "no", "REMOTE_LIST_INTERVAL": "0"],
+            dotenv: nil, dataDirectoryFlag: "/d")
+        #expect(config.cacheTTLHours == 0.5)
+        #expect(config.cacheMaxBytes == 1000)
+        #expect(config.autoCleanupEnabled == false)
+        #expect(config.remoteListInterval == 0)
+        #expect(throws: ConfigurationError("REMOTE_LIST_INTERVAL must be a non-negative number, not \"soon\"")) {
+            try Configuration.resolve(environment: ["REMOTE_LIST_INTERVAL": "soon"], dotenv: nil, dataDirectoryFlag: "/d")
+        }
     }
 
     @Test func environmentOverridesDotenvAndFlagOverridesBoth() throws {
