@@ -13,7 +13,8 @@ import Testing
             """
             set -e; cd \(Shell.quote(source)); mkdir -p sub
             for i in $(seq 12); do head -c 2097152 /dev/urandom > big$i.bin; done
-            seq 1 2000 > small.txt; echo nested > sub/nested.txt; ln -s small.txt link; chmod 640 sub/nested.txt
+            seq 1 2000 > small.txt; echo nested > sub/nested.txt; ln -s small.txt link
+            chmod 644 big*.bin small.txt; chmod 640 sub/nested.txt
             """)
         let version = try fs.makeVersion()
         try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(version))/")

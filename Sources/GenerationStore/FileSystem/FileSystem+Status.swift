@@ -93,7 +93,7 @@ extension GenerationFileSystem {
                 "cache",
                 .object([
                     ("bytes_used", .int(cleanCopyBytesLocked())), ("limit_bytes", .int(configuration.cacheMaxBytes)),
-                    ("ttl_hours", .int(Int64(configuration.cacheTTLHours))),
+                    ("ttl_hours", .number(configuration.cacheTTLHours)),
                 ])
             ),
             ("projects", .int(Int64(counts.0))),

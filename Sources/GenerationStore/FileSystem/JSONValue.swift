@@ -5,6 +5,7 @@ enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)
+    case number(Double)
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
@@ -21,6 +22,7 @@ enum JSONValue: Sendable, Equatable {
         case .null: return "null"
         case .bool(let value): return value ? "true" : "false"
         case .int(let value): return String(value)
+        case .number(let value): return value.isFinite ? String(value) : "null"
         case .string(let value): return Self.quoted(value)
         case .array(let items):
             if items.isEmpty { return "[]" }

@@ -134,7 +134,7 @@ extension GenerationFileSystem {
     }
 
     private func knowsGeneration(_ generation: String) -> Bool {
-        withLockNonThrowing { (try? readCatalogLocked("") { try Node.generation($0, id: generation) }) != nil }
+        withLockNonThrowing { (try? readCatalogLocked("looking up a generation") { try Node.generation($0, id: generation) }) != nil }
     }
 
     private func knowsVersion(_ project: String, _ generation: String, _ number: Int) -> Bool {

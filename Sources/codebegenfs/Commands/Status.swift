@@ -30,6 +30,10 @@ struct Status: ParsableCommand {
                 + "\(queue["failed"] ?? 0) failed, \(queue["conflict"] ?? 0) conflict, \(queue["uploaded"] ?? 0) uploaded; "
                 + "\(pending) bytes pending")
         }
+        if let cache = root["cache"] as? [String: Any] {
+            print("clean copies: \(cache["bytes_used"] ?? 0) bytes (limit \(cache["limit_bytes"] ?? "?"), "
+                + "unused for \(cache["ttl_hours"] ?? "?") h at most)")
+        }
         for line in try Self.versionLines(mountpoint) { print(line) }
     }
 
