@@ -43,19 +43,30 @@ import Testing
         }
     }
 
+    /// Runs `body` on a mount (CACHE_TTL_HOURS=0) whose v1, written from `source` by
+    /// `writeLargeVersion`, is uploaded and left only in the bucket by clean-up.
+    static func withCleanedUpVersion(
+        _ label: String = #function, server: StorageServerProcess,
+        _ body: (_ fs: MountedFS, _ source: String, _ version: String) throws -> Void
+    ) throws {
+        let source = try makeTemporaryDirectory(prefix: "mt-rr-src")
+        defer { removeTree(source) }
+        try withMount(label, start: false) { fs in
+            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
+            try fs.start()
+            let version = try writeLargeVersion(fs, into: source)
+            try waitUntilOnlyInTheBucket(fs, v1)
+            try body(fs, source, version)
+        }
+    }
+
     static func regularFiles(under path: String) throws -> Int {
         Int(try Shell.check("find \(Shell.quote(path)) -type f | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
     @Test func cleanUpLeavesOnlyTheBucketAndReadsFetchIdenticalBytes() throws {
         let server = try StorageServerProcess()
-        let source = try makeTemporaryDirectory(prefix: "mt-rr-src")
-        defer { removeTree(source) }
-        try withMount(start: false) { fs in
-            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
-            try fs.start()
-            let version = try Self.writeLargeVersion(fs, into: source)
-            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+        try Self.withCleanedUpVersion(server: server) { fs, source, version in
             #expect(try Self.regularFiles(under: fs.dataDir + "/blobs") == 0, "blobs left after clean-up")
             #expect(!FileManager.default.fileExists(atPath: fs.dataDir + "/archives/\(Self.v1).tar.gz"))
 
@@ -88,13 +99,7 @@ import Testing
     @Test func concurrentReadersShareOneFetchOfJustTheFilesMembers() throws {
         // 300 ms per request: eight readers started together all arrive while the first fetch runs.
         let server = try StorageServerProcess(latencyMs: 300)
-        let source = try makeTemporaryDirectory(prefix: "mt-rr-many")
-        defer { removeTree(source) }
-        try withMount(start: false) { fs in
-            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
-            try fs.start()
-            let version = try Self.writeLargeVersion(fs, into: source)
-            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+        try Self.withCleanedUpVersion(server: server) { fs, source, version in
             let readers = (1...8).map { "cat \(Shell.quote(version))/big9.bin > \(Shell.quote(fs.root))/read.\($0) &" }
             try Shell.check(readers.joined(separator: " ") + " wait")
             for index in 1...8 {
@@ -159,13 +164,7 @@ import Testing
 
     @Test func anOpenReaderKeepsItsFetchedCopyWhileCleanUpRuns() throws {
         let server = try StorageServerProcess()
-        let source = try makeTemporaryDirectory(prefix: "mt-rr-open")
-        defer { removeTree(source) }
-        try withMount(start: false) { fs in
-            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
-            try fs.start()
-            let version = try Self.writeLargeVersion(fs, into: source)
-            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+        try Self.withCleanedUpVersion(server: server) { fs, source, version in
             let handle = try Foundation.FileHandle(forReadingFrom: URL(fileURLWithPath: version + "/big3.bin"))
             defer { try? handle.close() }
             sleep(7)  // more than one clean-up interval (5 s) with a TTL of 0
@@ -177,13 +176,7 @@ import Testing
 
     @Test func aWriteToACleanedUpVersionBringsItBackAndUploadsItAgain() throws {
         let server = try StorageServerProcess()
-        let source = try makeTemporaryDirectory(prefix: "mt-rr-write")
-        defer { removeTree(source) }
-        try withMount(start: false) { fs in
-            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
-            try fs.start()
-            let version = try Self.writeLargeVersion(fs, into: source)
-            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+        try Self.withCleanedUpVersion(server: server) { fs, source, version in
 
             try Shell.check("echo appended >> \(Shell.quote(version))/small.txt && echo appended >> \(Shell.quote(source))/small.txt")
             try Shell.check("mv \(Shell.quote(version))/big2.bin \(Shell.quote(version))/sub/moved.bin")
@@ -206,13 +199,7 @@ import Testing
 
     @Test func aReadThatCannotReachTheBucketFailsWithEIOAndSaysWhy() throws {
         let server = try StorageServerProcess()
-        let source = try makeTemporaryDirectory(prefix: "mt-rr-eio")
-        defer { removeTree(source) }
-        try withMount(start: false) { fs in
-            fs.environmentOverrides = server.environment.merging(["CACHE_TTL_HOURS": "0"]) { $1 }
-            try fs.start()
-            let version = try Self.writeLargeVersion(fs, into: source)
-            try Self.waitUntilOnlyInTheBucket(fs, Self.v1)
+        try Self.withCleanedUpVersion(server: server) { fs, source, version in
             server.stop()
 
             let failed = try Shell.run("cat \(Shell.quote(version))/small.txt")
