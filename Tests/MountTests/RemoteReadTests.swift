@@ -197,6 +197,25 @@ import Testing
         }
     }
 
+    @Test func anArchiveDamagedInTheBucketFailsTheReadWithEIOInsteadOfWrongBytes() throws {
+        let server = try StorageServerProcess()
+        try Self.withCleanedUpVersion(server: server) { fs, source, version in
+            // Same size, other bytes: the ranges in the TOC now point at garbage.
+            let archive = Int(try fs.status(Self.v1)["archive_bytes"] as? Int ?? 0)
+            let garbage = fs.root + "/garbage.bin"
+            try Shell.check("head -c \(archive) /dev/urandom > \(Shell.quote(garbage))")
+            try Shell.check(
+                "curl -sf -X PUT -H 'Authorization: Bearer \(server.key)' -H 'x-upsert: true' --data-binary @\(Shell.quote(garbage)) "
+                    + "\(server.url)/storage/v1/object/codebegen-projects/\(Self.v1).tar.gz")
+            let failed = try Shell.run("cat \(Shell.quote(version))/small.txt")
+            #expect(!failed.succeeded && failed.stderr.contains("Input/output error"), "\(failed.stderr)")
+            #expect(failed.stdout.isEmpty, "no byte of the damaged member reaches the reader")
+            let error = try fs.status(Self.v1)["last_read_error"] as? [String: Any]
+            #expect((error?["message"] as? String)?.contains("small.txt") == true, "\(String(describing: error))")
+            #expect(try Self.regularFiles(under: fs.dataDir + "/cache") == 0, "nothing damaged is cached")
+        }
+    }
+
     @Test func aReadThatCannotReachTheBucketFailsWithEIOAndSaysWhy() throws {
         let server = try StorageServerProcess()
         try Self.withCleanedUpVersion(server: server) { fs, source, version in

@@ -95,3 +95,40 @@ import Testing
         }
     }
 }
+
+/// What a mount skips when it lists the bucket, and why it says so.
+@Suite(.serialized) struct BucketListingErrorTests {
+    @Test func anUnreadableTOCAndAGenerationIdTakenByAnotherProjectAreSkippedWithAReason() throws {
+        let server = try StorageServerProcess()
+        let garbage = try makeTemporaryDirectory(prefix: "mt-bucket-bad") + "/toc.json"
+        defer { removeTree((garbage as NSString).deletingLastPathComponent) }
+        try Data("{not a toc".utf8).write(to: URL(fileURLWithPath: garbage))
+        try Shell.check(
+            "curl -sf -X POST -H 'Authorization: Bearer \(server.key)' -H 'Content-Type: application/json' "
+                + "--data-binary @\(Shell.quote(garbage)) \(server.url)/storage/v1/object/codebegen-projects/projects/p9/generations/g9/v1.toc.json")
+        try withMount("ListingA", start: false) { a in
+            a.environmentOverrides = TwoMountsTests.environment(server)
+            try a.start()
+            let written = try a.makeVersion(project: "p1", generation: "shared")
+            try Shell.check("echo a > \(Shell.quote(written))/a.txt")
+            try RemoteReadTests.waitFor(a, "projects/p1/generations/shared/v1", "uploaded") { RemoteReadTests.uploadState($0) == "uploaded" }
+
+            try withMount("ListingB", start: false) { b in
+                // B already has a generation "shared", under project p2, from a run without the bucket.
+                b.environmentOverrides = ["USE_CLOUD_STORAGE": "false"]
+                try b.start()
+                try b.mkdirP("projects/p2/generations/shared")
+                #expect(try b.stop() == 0)
+                b.environmentOverrides = TwoMountsTests.environment(server)
+                try b.start()
+                #expect(try Shell.check("ls \(Shell.quote(b.path("projects")))").stdout.contains("p9") == false)
+                #expect(Sys.list(b.path("projects/p1/generations"))?.contains("shared") != true)
+                #expect(try Shell.check("readlink \(Shell.quote(b.path("generations/shared")))").stdout
+                    == "../projects/p2/generations/shared\n")
+                let log = b.logTail(1_000_000)
+                #expect(log.contains("skipping projects/p9/generations/g9/v1.toc.json in the bucket: not a readable TOC"), "\(log)")
+                #expect(log.contains("the bucket has generation shared under project p1, but here it belongs to p2"), "\(log)")
+            }
+        }
+    }
+}
