@@ -70,6 +70,9 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
     public var entries: [Entry]
     /// The last member: the two zero blocks that end a tar stream.
     public var endMember: Member
+    /// Key/value metadata of the whole archive (codebegenfs: the version's `user.*` xattrs, without
+    /// the prefix). Optional: absent from TOCs that have none.
+    public var metadata: [String: String]?
 
     enum CodingKeys: String, CodingKey {
         case entries
@@ -78,6 +81,7 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
         case archiveSize = "archive_size"
         case archiveSHA256 = "archive_sha256"
         case endMember = "end_member"
+        case metadata
     }
 
     /// Compact JSON with sorted keys (the same TOC always encodes to the same bytes).

@@ -36,6 +36,8 @@ import Testing
                 let status = try b.status(RemoteReadTests.v1)
                 #expect(status["sealed"] as? Bool == true)
                 #expect(status["origin"] as? String == "remote")
+                #expect((status["metadata"] as? [String: Any])?["model"] as? String == "gpt-x")
+                #expect(try Shell.check("getfattr --only-values -n user.model \(Shell.quote(seen))").stdout == "gpt-x")
                 #expect(RemoteReadTests.uploadState(status) == "uploaded")
                 let url = try Shell.check("cat \(Shell.quote(seen))/download_url").stdout.trimmingCharacters(in: .newlines)
                 #expect(url.hasPrefix("http://127.0.0.1:"), "\(url)")

@@ -39,7 +39,7 @@ extension GenerationFileSystem {
                     .object([("message", .string($0.message)), ("at", .string(Self.iso8601($0.atNs)))])
                 } ?? .null
             ),
-            ("metadata", .object(metadata.map { Self.metadataMember($0) })),
+            ("metadata", .object(metadata.map { let (key, value) = Self.metadataMember($0); return (key, .string(value)) })),
             ("created_at", .string(Self.iso8601(version.createdAtNs))),
             ("updated_at", .string(Self.iso8601(version.updatedAtNs))),
         ])
@@ -162,10 +162,11 @@ extension GenerationFileSystem {
         return formatter.string(from: signed.expiresAt)
     }
 
-    private static func metadataMember(_ attribute: ExtendedAttribute) -> (String, JSONValue) {
+    /// A version xattr as a metadata member: the name without `user.`, the value as text.
+    static func metadataMember(_ attribute: ExtendedAttribute) -> (String, String) {
         let name = String(decoding: attribute.name, as: UTF8.self)
         let key = name.hasPrefix("user.") ? String(name.dropFirst(5)) : name
-        return (key, .string(String(decoding: attribute.value, as: UTF8.self)))
+        return (key, String(decoding: attribute.value, as: UTF8.self))
     }
 
     static func iso8601(_ nanoseconds: Int64) -> String {

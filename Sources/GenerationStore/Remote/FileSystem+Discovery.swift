@@ -194,6 +194,9 @@ extension GenerationFileSystem {
                 localCopy: false)
             try record.insert(db)
             try self.insertTreeLocked(toc, version: fixed, db)
+            for (key, value) in toc.metadata ?? [:] {
+                try ExtendedAttribute(nodeID: versionID, name: Data("user.\(key)".utf8), value: Data(value.utf8)).insert(db)
+            }
             try UploadJob(
                 versionNodeID: versionID, state: .uploaded, bytesUploaded: Int64(toc.archiveSize),
                 bytesTotal: Int64(toc.archiveSize), enqueuedAtNs: now, nextAttemptAtNs: now, uploadedAtNs: now,

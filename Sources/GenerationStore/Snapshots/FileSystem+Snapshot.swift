@@ -112,9 +112,17 @@ extension GenerationFileSystem {
         if let remoteOnly = entries.first(where: { $0.node.archivePath != nil }) {
             throw FSError(.ioError, "\(String(decoding: remoteOnly.path, as: UTF8.self)) is not local yet")
         }
+        let attributes = try readCatalogLocked("reading a version's metadata") {
+            try ExtendedAttribute.all($0, node: version.nodeID)
+        }
+        var metadata: [String: String] = [:]
+        for attribute in attributes {
+            let (key, value) = Self.metadataMember(attribute)
+            metadata[key] = value
+        }
         return SnapshotPlan(
             version: version, changes: activity[version.nodeID]?.changes ?? 0, archive: archive, toc: toc,
-            entries: entries)
+            entries: entries, metadata: metadata)
     }
 
     /// Every user entry of a version with its path inside the version, in byte order of paths
@@ -150,6 +158,8 @@ struct SnapshotPlan {
     let archive: FilePath
     let toc: FilePath
     let entries: [(path: [UInt8], node: Node)]
+    /// The version's `user.*` xattrs, kept in the TOC so other mounts show them.
+    let metadata: [String: String]
 
     /// Writes the archive and its TOC to temporary names, syncs them and renames them into place.
     func write(blobs: BlobStore) throws -> ArchiveTOC {
@@ -167,7 +177,8 @@ struct SnapshotPlan {
                 linkTarget: node.linkTarget.map { String(decoding: $0, as: UTF8.self) })
             try writer.append(entry, contentsOf: node.role == .file ? blobs.path(node.ino) : nil)
         }
-        let toc = try writer.finish()
+        var toc = try writer.finish()
+        toc.metadata = metadata.isEmpty ? nil : metadata
         let descriptor = try FileDescriptor.open(
             temporaryTOC, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
         try descriptor.closeAfter {
