@@ -17,12 +17,13 @@ public actor StorageServer {
     /// The accepted service key (configured, from SUPABASE_SERVICE_KEY, or generated and kept in the data directory).
     public nonisolated let serviceKey: String
     private let secrets: Secrets
+    private let accessLog: AccessLog?
     private let logger: Logger
     private var runTask: Task<Void, any Error>?
     private var serviceGroup: ServiceGroup?
     private var boundPort: Int?
 
-    /// Creates the data directory (0700) and resolves the secrets; nothing listens yet.
+    /// Creates the data directory (0700), resolves the secrets and opens the access log; nothing listens yet.
     public init(configuration: StorageServerConfiguration, logger: Logger = Logger(label: "codebegenfs.storage-server"))
         throws
     {
@@ -38,6 +39,7 @@ public actor StorageServer {
         self.logger = logger
         self.secrets = try Secrets.load(configuration: configuration)
         self.serviceKey = secrets.serviceKey
+        self.accessLog = try configuration.accessLogPath.map { path throws(AccessLogError) in try AccessLog(path: path) }
     }
 
     /// The port while running.
@@ -57,14 +59,37 @@ public actor StorageServer {
             configuration: ServerConfiguration(address: .hostname(configuration.host, port: configuration.port)),
             eventLoopGroup: EventLoopGroupProvider.singleton.eventLoopGroup,
             logger: logger,
-            responder: { request, responseWriter, channel in
+            responder: { [accessLog] request, responseWriter, channel in
                 if request.headers[.expect]?.lowercased() == "100-continue" {
                     try await responseWriter.writeInformationalHead(HTTPResponse(status: .continue))
                 }
+                let received = ByteCounter()
+                let request = accessLog == nil ? request : request.countingBody(into: received)
                 let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
                 var response = try await responder.respond(to: request, context: context)
                 response.headers[.date] = Timestamp.http(Date())
-                try await responseWriter.write(response: response.head, body: response.body)
+                guard let accessLog else {
+                    return try await responseWriter.write(response: response.head, body: response.body)
+                }
+                let sent = ByteCounter()
+                let entry = { [status = response.status.code] in
+                    AccessLog.Entry(
+                        method: request.method.rawValue,
+                        path: request.uri.path,
+                        range: request.headers[.range],
+                        status: status,
+                        bytesSent: sent.value,
+                        bytesReceived: received.value
+                    )
+                }
+                do {
+                    let counted = response.countingBody(into: sent)
+                    try await responseWriter.write(response: counted.head, body: counted.body)
+                } catch {
+                    accessLog.append(entry())
+                    throw error
+                }
+                accessLog.append(entry())
             },
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) }
         )

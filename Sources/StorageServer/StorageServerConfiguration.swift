@@ -23,6 +23,9 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
     public var faultLatencyMs: Int
     /// Fraction (0...1) of object requests whose connection is dropped mid-response.
     public var faultResetRate: Double
+    /// File that receives one JSON line per request (method, path without query, range, status, body bytes).
+    /// nil: no access log.
+    public var accessLogPath: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -34,7 +37,8 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
         fileSizeLimit: Int64? = nil,
         faultRate: Double = 0,
         faultLatencyMs: Int = 0,
-        faultResetRate: Double = 0
+        faultResetRate: Double = 0,
+        accessLogPath: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -46,10 +50,12 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
         self.faultRate = faultRate
         self.faultLatencyMs = faultLatencyMs
         self.faultResetRate = faultResetRate
+        self.accessLogPath = accessLogPath
     }
 
     public var description: String {
         "StorageServerConfiguration(host: \(host), port: \(port), data: \(dataDirectory), bucket: \(bucket), "
+            + "access log: \(accessLogPath ?? "none"), "
             + "faults: \(faultRate)/\(faultLatencyMs)ms/\(faultResetRate), secrets: <redacted>)"
     }
 }

@@ -42,6 +42,7 @@ struct Harness {
         faultRate: Double = 0,
         faultResetRate: Double = 0,
         directory: TemporaryDirectory? = nil,
+        accessLogPath: String? = nil,
         logger: Logger = Logger(label: "test.client")
     ) async throws -> Harness {
         let dir = try directory ?? TemporaryDirectory()
@@ -51,7 +52,8 @@ struct Harness {
                 serviceKey: serviceKey,
                 fileSizeLimit: fileSizeLimit,
                 faultRate: faultRate,
-                faultResetRate: faultResetRate
+                faultResetRate: faultResetRate,
+                accessLogPath: accessLogPath
             )
         )
         let port = try await server.start()

@@ -35,6 +35,12 @@ struct ServeStorage: AsyncParsableCommand {
     @Option(help: "Fraction of object requests whose connection is dropped (testing).")
     var faultResetRate = 0.0
 
+    @Option(
+        name: .customLong("access-log"),
+        help: ArgumentHelp("Append one JSON line per request to this file.", valueName: "file")
+    )
+    var accessLog: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         for (name, rate) in [("--fault-rate", faultRate), ("--fault-reset-rate", faultResetRate)]
@@ -53,7 +59,8 @@ struct ServeStorage: AsyncParsableCommand {
                 bucket: bucket,
                 faultRate: faultRate,
                 faultLatencyMs: faultLatencyMs,
-                faultResetRate: faultResetRate
+                faultResetRate: faultResetRate,
+                accessLogPath: accessLog
             )
         )
         try await server.run()
