@@ -145,9 +145,9 @@ extension GenerationFileSystem {
     }
 
     /// The URL `download_url` answers: a signed URL of the uploaded archive while one is known
-    /// with more than 5 minutes left, else the local archive once a snapshot exists.
+    /// that is still reusable (`signedURLReuseMargin`), else the local archive once a snapshot exists.
     func downloadURLLocked(_ version: VersionRecord) -> String? {
-        if let signed = signedURLs[version.nodeID], signed.expiresAt.timeIntervalSinceNow > 300,
+        if let signed = signedURLs[version.nodeID], configuration.isReusable(signed),
             uploadJobLocked(version.nodeID)?.state == .uploaded
         {
             return signed.url

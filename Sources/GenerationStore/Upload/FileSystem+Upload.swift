@@ -137,12 +137,12 @@ extension GenerationFileSystem {
         }
     }
 
-    /// Re-signs the archive URL of an uploaded version when less than 5 minutes of it remain.
+    /// Re-signs the archive URL of an uploaded version once it is no longer reusable (`signedURLReuseMargin`).
     func refreshSignedURLIfNeeded(versionID: Int64) {
         guard let remote else { return }
         let key: String? = withLockNonThrowing {
             guard let version = versions[versionID], uploadJobLocked(versionID)?.state == .uploaded else { return nil }
-            if let signed = signedURLs[versionID], signed.expiresAt.timeIntervalSinceNow > 300 { return nil }
+            if let signed = signedURLs[versionID], configuration.isReusable(signed) { return nil }
             return try? remoteKeysLocked(version).archive
         }
         guard let key else { return }
