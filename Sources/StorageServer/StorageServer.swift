@@ -39,7 +39,9 @@ public actor StorageServer {
         self.logger = logger
         self.secrets = try Secrets.load(configuration: configuration)
         self.serviceKey = secrets.serviceKey
-        self.accessLog = try configuration.accessLogPath.map { path throws(AccessLogError) in try AccessLog(path: path) }
+        self.accessLog = try configuration.accessLogPath.map { path throws(AccessLogError) in
+            try AccessLog(path: path)
+        }
     }
 
     /// The port while running.

@@ -48,6 +48,12 @@ import Testing
         #expect(get["status"] as? Int == 206)
         #expect(get["bytes_sent"] as? Int == 1000)
         #expect(get["bytes_received"] as? Int == 0)
+        let raw = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(
+            raw.contains(
+                #"{"method":"GET","path":"\#(path)","range":"bytes=100-1099","status":206,"bytes_sent":1000,"#
+                    + #""bytes_received":0}"# + "\n"),
+            "\(raw)")
         // The upload before it: no range (an explicit null), the whole body received.
         let upload = try #require(lines.first { $0["method"] as? String != "GET" && $0["path"] as? String == path })
         #expect(upload["range"] is NSNull)
