@@ -9,9 +9,9 @@
 # (b) Cold read: a ~50 MB version (20 files of 2.5 MB from /dev/urandom and a 10 KB small.txt) is
 #     uploaded, then made remote-only, the page cache is dropped, and `cat small.txt` is timed; the
 #     server's access log gives the requests and body bytes it caused. Target: < 64 KB moved.
-#     COLD_READ_MODE=local-copy (default): the mount runs with CACHE_TTL_HOURS=0 and the script waits
-#       (60 s) for the version's status.json to say "local_copy": false (local copies of uploaded
-#       versions are removed by clean-up).
+#     COLD_READ_MODE=local-copy (default): mount A is remounted (same data dir) with CACHE_TTL_HOURS=0
+#       after (a), and the script waits (60 s) for the version's status.json to say "local_copy": false
+#       (clean-up removes local copies of uploaded versions).
 #     COLD_READ_MODE=second-mount: a second mount B on a fresh data dir and the same server must show
 #       v1 (sealed, listed from the bucket); small.txt is read through B.
 #
@@ -119,13 +119,26 @@ mount_fs() {
     mkdir -p "$mp"
     (cd "$WORK" && exec env USE_CLOUD_STORAGE=true SUPABASE_URL="$URL" SUPABASE_SERVICE_KEY="$SERVICE_KEY" \
         SUPABASE_BUCKET="$BUCKET" WRITE_BACK_DELAY=1 "$@" "$BIN" mount "$mp" --foreground --data "$data" \
-        >"$log" 2>&1) &
+        >>"$log" 2>&1) &
     MOUNTED_PID=$!
     wait_mounted "$mp" "$log"
 }
-MOUNT_A_ENV=()
-if [[ $COLD_READ_MODE == local-copy && " $PARTS " == *" b "* ]]; then MOUNT_A_ENV+=(CACHE_TTL_HOURS=0); fi
-mount_fs "$MNT_A" "$WORK/data-a" "$WORK/mount-a.log" "${MOUNT_A_ENV[@]}"
+# unmount_a: a clean unmount of A, waiting for its daemon to exit.
+unmount_a() {
+    fusermount3 -u "$MNT_A"
+    for _ in $(seq 1 300); do kill -0 "$MOUNT_A_PID" 2>/dev/null || break; sleep 0.1; done
+    wait "$MOUNT_A_PID" 2>/dev/null || true
+    MOUNT_A_PID=""
+}
+# (a) runs with the default clean-up, so that removing earlier copies does not compete with packing.
+# (b) in local-copy mode needs CACHE_TTL_HOURS=0: A is then (re)mounted on the same data dir with it.
+COLD_ENV=()
+if [[ $COLD_READ_MODE == local-copy ]]; then COLD_ENV=(CACHE_TTL_HOURS=0); fi
+if [[ " $PARTS " == *" a "* ]]; then
+    mount_fs "$MNT_A" "$WORK/data-a" "$WORK/mount-a.log"
+else
+    mount_fs "$MNT_A" "$WORK/data-a" "$WORK/mount-a.log" "${COLD_ENV[@]}"
+fi
 MOUNT_A_PID=$MOUNTED_PID
 
 # upload_state <mountpoint> <version path>; local_copy likewise
@@ -312,6 +325,11 @@ cold_read() {
 }
 if [[ " $PARTS " == *" b "* ]]; then
     [[ -e $WORK/corpus.txt ]] || : >"$WORK/corpus.txt"
+    if [[ " $PARTS " == *" a "* && ${#COLD_ENV[@]} -gt 0 ]]; then
+        unmount_a
+        mount_fs "$MNT_A" "$WORK/data-a" "$WORK/mount-a.log" "${COLD_ENV[@]}"
+        MOUNT_A_PID=$MOUNTED_PID
+    fi
     cold_read
     echo
     echo "(b) Cold read of a 10 KB file from a ~50 MB remote version (mode: $COLD_READ_MODE)"
