@@ -15,11 +15,20 @@ final class StorageServerProcess {
         data = try makeTemporaryDirectory(prefix: "mt-server")
         port = Int.random(in: 40_000...60_000)
         arguments = ["--port", String(port), "--data", data + "/objects", "--fault-rate", String(faultRate),
-                     "--fault-reset-rate", String(faultResetRate), "--fault-latency-ms", String(latencyMs)]
+                     "--fault-reset-rate", String(faultResetRate), "--fault-latency-ms", String(latencyMs),
+                     "--access-log", data + "/access.log"]
         try start()
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
+
+    /// The requests the server answered so far, one parsed access-log line each.
+    func accessLog() -> [[String: Any]] {
+        let text = (try? String(contentsOfFile: data + "/access.log", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
 
     func start() throws {
         let bin = try MountedFS.binaryPath()
