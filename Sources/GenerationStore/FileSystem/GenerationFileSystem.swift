@@ -62,12 +62,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
     var readErrors: [Int64: ReadError] = [:]
     /// When each bucket folder was last listed (FileSystem+Discovery.swift).
     var listedAt: [String: ContinuousClock.Instant] = [:]
-    /// Called when fetched content was added to the cache (the clean-up loop's poke).
-    public var onContentAdded: (@Sendable () -> Void)? {
-        get { withLockNonThrowing { contentAddedHandler } }
-        set { withLockNonThrowing { contentAddedHandler = newValue } }
-    }
-    var contentAddedHandler: (@Sendable () -> Void)?
+    public let wakeups = Wakeups()
 
     public init(
         dataDirectory: DataDirectory, configuration: Configuration, logger: Logger,

@@ -159,12 +159,11 @@ extension GenerationFileSystem {
             throw FSError(.ioError, reason)
         }
         let size = cache.size(request.ino) ?? 0
-        let contentAdded = withLockNonThrowing { () -> (@Sendable () -> Void)? in
+        withLockNonThrowing {
             cachedFiles[request.nodeID] = CachedFile(bytes: size, lastUsedNs: Timespec.now().totalNanoseconds)
             readErrors[request.versionID] = nil
-            return contentAddedHandler
         }
-        contentAdded?()
+        wakeups.contentAdded()
     }
 }
 

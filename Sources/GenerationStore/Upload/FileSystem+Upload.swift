@@ -28,6 +28,7 @@ extension GenerationFileSystem {
     /// Queues (or re-queues) the upload of a version's newest snapshot. Conflicted versions stay so.
     func enqueueUploadLocked(_ version: VersionRecord, _ db: Database) throws {
         guard remote != nil, let snapshot = version.snapshottedAtNs else { return }
+        defer { wakeups.uploadQueued() }
         let now = Timespec.now().totalNanoseconds
         if var job = try UploadJob.fetchOne(db, key: version.nodeID) {
             guard job.state != .conflict else { return }
@@ -113,7 +114,10 @@ extension GenerationFileSystem {
                         job.bytesUploaded = job.bytesTotal
                         // A snapshot taken while this one was uploading is uploaded next.
                         job.state = job.snapshotNs == task.snapshotNs ? .uploaded : .pending
-                        if job.state == .pending { job.nextAttemptAtNs = now }
+                        if job.state == .pending {
+                            job.nextAttemptAtNs = now
+                            wakeups.uploadQueued()
+                        }
                         signedURLs[task.versionID] = signed
                     case .conflict(let message):
                         job.state = .conflict

@@ -10,6 +10,8 @@ public final class Uploader: Sendable {
     private let store: any ObjectStore
     private let concurrency: Int
     private let workers = WorkerHandles()
+    /// Rung when a job is queued; idle workers also look once a second for retries that became due.
+    public let doorbell = Doorbell()
 
     public init(fileSystem: GenerationFileSystem, store: any ObjectStore, concurrency: Int = 4) {
         self.fileSystem = fileSystem
@@ -25,16 +27,16 @@ public final class Uploader: Sendable {
 
     /// Stops taking jobs and cancels running transfers; their jobs stay queued for the next mount.
     public func stop() async {
-        for task in workers.takeAll() {
-            task.cancel()
-            await task.value
-        }
+        let tasks = workers.takeAll()
+        for task in tasks { task.cancel() }
+        await doorbell.ring()
+        for task in tasks { await task.value }
     }
 
     private func work() async {
         while !Task.isCancelled {
             guard let task = fileSystem.claimUpload() else {
-                try? await Task.sleep(for: .milliseconds(200))
+                await doorbell.wait(timeout: .seconds(1))
                 continue
             }
             let outcome = await upload(task)

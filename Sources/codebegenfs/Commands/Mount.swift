@@ -52,11 +52,13 @@ struct Mount: ParsableCommand {
             let fuse = try FuseMount(
                 fileSystem: fileSystem, mountpoint: mountpoint, options: MountOptions(allowOther: allowOther),
                 logger: logger)
-            let snapshotter = BackgroundLoop(name: "snapshotter", interval: 0.2) { fileSystem.takeDueSnapshots() }
+            let snapshotter = BackgroundLoop(name: "snapshotter", interval: 0.05) { fileSystem.takeDueSnapshots() }
             snapshotter.start()
             defer { snapshotter.stop() }
             let cleaner = BackgroundLoop(name: "clean-up", interval: 5) { fileSystem.cleanUp() }
-            fileSystem.onContentAdded = { cleaner.poke() }
+            fileSystem.wakeups.set(
+                contentAdded: { cleaner.poke() },
+                uploadQueued: { if let uploader { Task { await uploader.doorbell.ring() } } })
             cleaner.start()
             defer { cleaner.stop() }
             if remote != nil {
