@@ -10,7 +10,9 @@ extension GenerationFileSystem {
     ) throws(FSError) -> (Entry, OpenedFile) {
         try NameRules.checkName(name)
         return try withLock { () throws(FSError) -> (Entry, OpenedFile) in
-            let directory = try userDirectoryLocked(parent, forCreating: name)
+            // The kernel sends create only after a lookup missed, so the name is not looked up
+            // again: the insert refuses an existing name with EEXIST (UNIQUE(parent_id, name)).
+            let directory = try userDirectoryLocked(parent, forCreating: name, allowExisting: true)
             let node = try insertUserNodeLocked(in: directory, name: name, role: .file, mode: mode, caller: caller)
             let opened = try openBlobLocked(node, flags: flags)
             return (entryLocked(node), opened)

@@ -252,10 +252,18 @@ extension GenerationFileSystem {
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
                 mtimeNs: now.totalNanoseconds, ctimeNs: now.totalNanoseconds, linkTarget: linkTarget.map { Data($0) },
                 versionID: directory.versionID)
-            try node.insert(db)
-            try self.touchDirectory(directory, at: now, db)
+            do {
+                try node.insertRow(db)
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                // UNIQUE(parent_id, name): create() relies on it instead of looking the name up first.
+                throw FSError.exists("\(NameRules.printable(name)) exists")
+            }
+            // A new file is always closed (flush, or release at the latest), and that saves the
+            // directory's new times with the file's size: one row update fewer per create.
+            if role != .file { try self.touchDirectory(directory, at: now, db) }
             return node
         }
+        if role == .file { touchDirectoryLaterLocked(directory, at: now) }
         // A file's blob is created when create() opens it (BlobStore.open creates a missing blob).
         touchVersionLocked(directory.versionID, at: now)
         cacheLocked(node)
@@ -270,7 +278,7 @@ extension GenerationFileSystem {
             id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
             gid: caller.gid, size: 0, atimeNs: now.totalNanoseconds, mtimeNs: now.totalNanoseconds,
             ctimeNs: now.totalNanoseconds, linkTarget: nil, versionID: nil)
-        try node.insert(db)
+        try node.insertRow(db)
         try touchDirectory(directory, at: now, db)
         if role != .projectGenerations {
             cacheLocked(node)
@@ -285,8 +293,18 @@ extension GenerationFileSystem {
         var current = nodes[id] ?? directory
         current.mtimeNs = time.totalNanoseconds
         current.ctimeNs = time.totalNanoseconds
-        try current.update(db)
+        try current.updateRow(db)
         if nodes[id] != nil { nodes[id] = current }
+    }
+
+    /// touchDirectory kept in memory: the times are written by the next saveDirtyLocked.
+    private func touchDirectoryLaterLocked(_ directory: Node, at time: Timespec) {
+        guard let id = directory.id else { return }
+        var current = nodes[id] ?? directory
+        current.mtimeNs = time.totalNanoseconds
+        current.ctimeNs = time.totalNanoseconds
+        nodes[id] = current
+        dirtyNodes.insert(id)
     }
 
     /// Takes `node` out of the tree: deleted now, or kept nameless while a handle still reads it.

@@ -104,7 +104,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
 
     func readCatalogLocked<T>(_ context: String, _ body: (Database) throws -> T) throws(FSError) -> T {
         do {
-            return try catalog.read(body)
+            return try catalog.readOnWriter(body)
         } catch {
             throw FSError.wrapping(error, context)
         }
@@ -114,7 +114,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
 
     func nodeLocked(_ id: Int64) throws(FSError) -> Node {
         if let node = nodes[id] { return node }
-        guard let node = try readCatalogLocked("reading inode \(id)", { try Node.fetchOne($0, key: id) }) else {
+        guard let node = try readCatalogLocked("reading inode \(id)", { try Node.withID($0, id) }) else {
             throw FSError.notFound("inode \(id) does not exist")
         }
         return node
@@ -171,7 +171,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
         let changed = dirtyNodes.compactMap { nodes[$0] }
         let changedVersions = dirtyVersions.compactMap { versions[$0] }
         try writeCatalogLocked("saving file sizes and times") { db in
-            for node in changed { try node.update(db) }
+            for node in changed { try node.updateRow(db) }
             for version in changedVersions { try version.update(db) }
         }
         dirtyNodes.removeAll()
