@@ -93,6 +93,15 @@ extension Node {
         id = db.lastInsertedRowID
     }
 
+    /// Writes the columns that change in memory between saves (mode, owner, size, times), so
+    /// that SQLite leaves the indexes on parent, name and version alone.
+    func updateAttributes(_ db: Database) throws {
+        guard let id else { return }
+        try db.cachedStatement(
+            sql: "UPDATE node SET mode = ?, uid = ?, gid = ?, size = ?, atime_ns = ?, mtime_ns = ?, ctime_ns = ? WHERE id = ?"
+        ).execute(arguments: [mode, uid, gid, size, atimeNs, mtimeNs, ctimeNs, id])
+    }
+
     /// Writes every column of the node's row; throws `RecordError.recordNotFound` if there is none.
     func updateRow(_ db: Database) throws {
         guard let id else { throw RecordError.recordNotFound(databaseTableName: Self.databaseTableName, key: ["id": .null]) }
@@ -142,6 +151,12 @@ extension Node {
 
 extension VersionRecord {
     static func all(_ db: Database) throws -> [VersionRecord] { try VersionRecord.fetchAll(db) }
+
+    /// Writes what `touchVersionLocked` changes (saved with file sizes on every close).
+    func updateActivity(_ db: Database) throws {
+        try db.cachedStatement(sql: "UPDATE version SET updated_at_ns = ?, dirty = ? WHERE node_id = ?")
+            .execute(arguments: [updatedAtNs, dirty, nodeID])
+    }
 }
 
 extension ExtendedAttribute {

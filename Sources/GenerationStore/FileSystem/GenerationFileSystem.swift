@@ -33,9 +33,11 @@ public final class GenerationFileSystem: @unchecked Sendable {
     let snapshotLock = NSLock()
     // Guarded by `lock`:
     var nodes: [Int64: Node] = [:]
-    /// Nodes whose size or times changed since they were last written to the catalog.
+    /// Nodes whose size, times, mode or owner changed since they were last written to the
+    /// catalog (saveDirtyLocked writes only those columns; other changes are written at once).
     var dirtyNodes: Set<Int64> = []
     var versions: [Int64: VersionRecord] = [:]
+    /// Versions changed by touchVersionLocked (updated time, dirty) since they were last saved.
     var dirtyVersions: Set<Int64> = []
     /// The newest version node of each generation node.
     var latestVersion: [Int64: Int64] = [:]
@@ -171,8 +173,8 @@ public final class GenerationFileSystem: @unchecked Sendable {
         let changed = dirtyNodes.compactMap { nodes[$0] }
         let changedVersions = dirtyVersions.compactMap { versions[$0] }
         try writeCatalogLocked("saving file sizes and times") { db in
-            for node in changed { try node.updateRow(db) }
-            for version in changedVersions { try version.update(db) }
+            for node in changed { try node.updateAttributes(db) }
+            for version in changedVersions { try version.updateActivity(db) }
         }
         dirtyNodes.removeAll()
         dirtyVersions.removeAll()
