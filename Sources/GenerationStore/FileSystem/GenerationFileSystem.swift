@@ -64,6 +64,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         try removeOrphans()
+        try recoverSizesFromBlobs()
         try resumeInterruptedUploads()
         let all = try catalog.read(VersionRecord.all)
         for version in all { versions[version.nodeID] = version }
