@@ -134,10 +134,15 @@ extension GenerationFileSystem {
         guard let file = fileHandles.removeValue(forKey: handle), case .blob(let blob) = file else { return }
         try? blob.descriptor.close()
         if blob.writable { openWriters[blob.versionID, default: 1] -= 1 }
-        do {
-            try saveDirtyLocked()
-        } catch {
-            logger.error("could not save the size of inode \(blob.nodeID) on close: \(error)")
+        // The size need not be committed here: after a crash it is recovered from the blob
+        // (FileSystem+Recovery.swift). It is saved with the next create, snapshot, fsync or
+        // status read; a transaction of its own only once many sizes are waiting.
+        if dirtyNodes.count >= Self.unsavedNodesLimit {
+            do {
+                try saveDirtyLocked()
+            } catch {
+                logger.error("could not save the size of inode \(blob.nodeID) on close: \(error)")
+            }
         }
         if references.closed(blob.nodeID) { releaseIfUnreferencedLocked(blob.nodeID) }
     }

@@ -14,7 +14,8 @@ extension GenerationFileSystem {
             case .projectGenerations: node = try createGenerationLocked(in: directory, name: name, mode: mode, caller: caller)
             case .generation: node = try createVersionLocked(in: directory, name: name, mode: mode, caller: caller)
             case .version, .dir:
-                let parent = try userDirectoryLocked(parent, forCreating: name)
+                // An existing name fails the insert with EEXIST (UNIQUE(parent_id, name)).
+                let parent = try userDirectoryLocked(parent, forCreating: name, allowExisting: true)
                 node = try insertUserNodeLocked(in: parent, name: name, role: .dir, mode: mode, caller: caller)
             default:
                 throw FSError.notPermitted("only projects may be created in projects/, generations in generations/, "
@@ -246,7 +247,7 @@ extension GenerationFileSystem {
         in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil
     ) throws(FSError) -> Node {
         let now = Timespec.now()
-        let node = try writeCatalogLocked("creating \(NameRules.printable(name))") { db in
+        let (node, saved) = try writeCatalogLocked("creating \(NameRules.printable(name))") { db -> (Node, [Int64]?) in
             var node = Node(
                 id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
@@ -258,11 +259,15 @@ extension GenerationFileSystem {
                 // UNIQUE(parent_id, name): create() relies on it instead of looking the name up first.
                 throw FSError.exists("\(NameRules.printable(name)) exists")
             }
-            // A new file is always closed (flush, or release at the latest), and that saves the
-            // directory's new times with the file's size: one row update fewer per create.
-            if role != .file { try self.touchDirectory(directory, at: now, db) }
-            return node
+            guard role == .file else {
+                try self.touchDirectory(directory, at: now, db)
+                return (node, nil)
+            }
+            // Files being created one after another (a tree copy) save in this one transaction
+            // the sizes of the files closed since the last create and the directory's times.
+            return (node, try self.writeDirtyLocked(db))
         }
+        if let saved { didSaveDirtyLocked(saved) }
         if role == .file { touchDirectoryLaterLocked(directory, at: now) }
         // A file's blob is created when create() opens it (BlobStore.open creates a missing blob).
         touchVersionLocked(directory.versionID, at: now)
@@ -293,7 +298,7 @@ extension GenerationFileSystem {
         var current = nodes[id] ?? directory
         current.mtimeNs = time.totalNanoseconds
         current.ctimeNs = time.totalNanoseconds
-        try current.updateRow(db)
+        try current.updateAttributes(db)
         if nodes[id] != nil { nodes[id] = current }
     }
 

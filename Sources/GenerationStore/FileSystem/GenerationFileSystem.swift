@@ -37,6 +37,8 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// catalog (saveDirtyLocked writes only those columns; other changes are written at once).
     var dirtyNodes: Set<Int64> = []
     var versions: [Int64: VersionRecord] = [:]
+    /// How many nodes may wait in `dirtyNodes` after a release before it saves them itself.
+    static let unsavedNodesLimit = 256
     /// Versions changed by touchVersionLocked (updated time, dirty) since they were last saved.
     var dirtyVersions: Set<Int64> = []
     /// The newest version node of each generation node.
@@ -171,15 +173,23 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// Writes the unsaved sizes and times of nodes and versions to the catalog.
     func saveDirtyLocked() throws(FSError) {
         guard !dirtyNodes.isEmpty || !dirtyVersions.isEmpty else { return }
+        let saved = try writeCatalogLocked("saving file sizes and times") { db in try self.writeDirtyLocked(db) }
+        didSaveDirtyLocked(saved)
+    }
+
+    /// Writes the unsaved sizes and times in the caller's transaction; once it has committed,
+    /// the caller passes the result to didSaveDirtyLocked (still under the lock).
+    func writeDirtyLocked(_ db: Database) throws -> [Int64] {
         let changed = dirtyNodes.compactMap { nodes[$0] }
-        let changedVersions = dirtyVersions.compactMap { versions[$0] }
-        try writeCatalogLocked("saving file sizes and times") { db in
-            for node in changed { try node.updateAttributes(db) }
-            for version in changedVersions { try version.updateActivity(db) }
-        }
+        for node in changed { try node.updateAttributes(db) }
+        for version in dirtyVersions.compactMap({ versions[$0] }) { try version.updateActivity(db) }
+        return changed.compactMap(\.id)
+    }
+
+    func didSaveDirtyLocked(_ saved: [Int64]) {
         dirtyNodes.removeAll()
         dirtyVersions.removeAll()
-        for node in changed { if let id = node.id { releaseIfUnreferencedLocked(id) } }
+        for id in saved { releaseIfUnreferencedLocked(id) }
     }
 
     // MARK: - Versions
