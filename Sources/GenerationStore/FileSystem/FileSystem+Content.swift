@@ -1,6 +1,6 @@
 // File content: create, open, read, write, flush, fsync, release, and setattr (truncate, chmod,
 // chown, utimens). Data goes straight to the blob with pread/pwrite; sizes and times are kept
-// in memory and written to the catalog on flush, fsync and release.
+// in memory and written to the catalog with the next create, on fsync and when many wait.
 import Foundation
 import SystemPackage
 
@@ -107,7 +107,8 @@ extension GenerationFileSystem {
         return written
     }
 
-    /// close(2) of one descriptor: what was written through it is saved in the catalog.
+    /// Commits what was written through the handle. The FUSE adapter does not ask for it on
+    /// close (sizes are recoverable from the blobs, FileSystem+Recovery.swift); callers may.
     public func flush(handle: UInt64) throws(FSError) {
         try withLock { () throws(FSError) in
             guard case .blob(let blob) = try fileHandleLocked(handle), blob.writable else { return }

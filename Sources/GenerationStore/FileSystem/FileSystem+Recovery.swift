@@ -1,7 +1,7 @@
-// Sizes after a crash. close(2) does not wait for the daemon: the FUSE adapter leaves FLUSH
-// unimplemented, so a file's last size is saved by its release, which the kernel sends after
-// close has returned. A kill -9 in between leaves the catalog with an older size; the blob has
-// the content (written in place before each write is answered), so its length is the file's.
+// File sizes at mount. close(2) does not wait for the daemon (the FUSE adapter leaves FLUSH
+// unimplemented) and a file's last size is only saved with the next create, snapshot, fsync or
+// status read, so a kill -9 (or an unmount) can leave the catalog with an older size. The blob
+// has the content (written in place before each write is answered): its length is the file's.
 import Foundation
 import GRDB
 
@@ -34,6 +34,6 @@ extension GenerationFileSystem {
                 try db.execute(sql: "UPDATE version SET dirty = 1 WHERE node_id = ?", arguments: [versionID])
             }
         }
-        logger.notice("recovered the sizes of \(fixed.count) files closed just before the last run stopped")
+        logger.notice("took the sizes of \(fixed.count) files from their blobs (not yet saved when the last run stopped)")
     }
 }

@@ -98,20 +98,21 @@ public final class GenerationFileSystem: @unchecked Sendable {
         return body()
     }
 
-    /// Runs a catalog transaction; any failure becomes an FSError naming `context`.
-    func writeCatalogLocked<T>(_ context: String, _ body: (Database) throws -> T) throws(FSError) -> T {
+    /// Runs a catalog transaction; any failure becomes an FSError naming `context` (built only
+    /// then: lookups and creates are too frequent to format a file name for nothing).
+    func writeCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
         do {
             return try catalog.write(body)
         } catch {
-            throw FSError.wrapping(error, context)
+            throw FSError.wrapping(error, context())
         }
     }
 
-    func readCatalogLocked<T>(_ context: String, _ body: (Database) throws -> T) throws(FSError) -> T {
+    func readCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
         do {
             return try catalog.readOnWriter(body)
         } catch {
-            throw FSError.wrapping(error, context)
+            throw FSError.wrapping(error, context())
         }
     }
 
