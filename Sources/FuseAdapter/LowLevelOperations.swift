@@ -146,13 +146,9 @@ func makeLowLevelOperations() -> fuse_lowlevel_ops {
             fuse_reply_write(request, written)
         }
     }
-    ops.flush = { request, _, info in
-        let handle = info?.pointee.fh ?? 0
-        Reply.perform(request, "flush") { context in
-            try context.fileSystem.flush(handle: handle)
-            Reply.ok(request)
-        }
-    }
+    // No ops.flush: libfuse answers ENOSYS once and the kernel stops sending FLUSH, so close(2)
+    // does not wait for a round trip per file. Sizes are saved on release (sent right after
+    // close) and recovered from the blobs after a crash (FileSystem+Recovery.swift).
     ops.release = { request, _, info in
         FuseContext.of(request).fileSystem.release(handle: info?.pointee.fh ?? 0)
         Reply.ok(request)

@@ -1,6 +1,6 @@
 // File content: create, open, read, write, flush, fsync, release, and setattr (truncate, chmod,
 // chown, utimens). Data goes straight to the blob with pread/pwrite; sizes and times are kept
-// in memory and written to the catalog on flush, fsync and release.
+// in memory and written to the catalog with the next create, on fsync and when many wait.
 import Foundation
 import SystemPackage
 
@@ -10,7 +10,9 @@ extension GenerationFileSystem {
     ) throws(FSError) -> (Entry, OpenedFile) {
         try NameRules.checkName(name)
         return try withLock { () throws(FSError) -> (Entry, OpenedFile) in
-            let directory = try userDirectoryLocked(parent, forCreating: name)
+            // The kernel sends create only after a lookup missed, so the name is not looked up
+            // again: the insert refuses an existing name with EEXIST (UNIQUE(parent_id, name)).
+            let directory = try userDirectoryLocked(parent, forCreating: name, allowExisting: true)
             let node = try insertUserNodeLocked(in: directory, name: name, role: .file, mode: mode, caller: caller)
             let opened = try openBlobLocked(node, flags: flags)
             return (entryLocked(node), opened)
@@ -117,7 +119,8 @@ extension GenerationFileSystem {
         return written
     }
 
-    /// close(2) of one descriptor: what was written through it is saved in the catalog.
+    /// Commits what was written through the handle. The FUSE adapter does not ask for it on
+    /// close (sizes are recoverable from the blobs, FileSystem+Recovery.swift); callers may.
     public func flush(handle: UInt64) throws(FSError) {
         try withLock { () throws(FSError) in
             guard case .blob(let blob) = try fileHandleLocked(handle), blob.writable else { return }
@@ -144,10 +147,15 @@ extension GenerationFileSystem {
         guard let file = fileHandles.removeValue(forKey: handle), case .blob(let blob) = file else { return }
         try? blob.descriptor.close()
         if blob.writable { openWriters[blob.versionID, default: 1] -= 1 }
-        do {
-            try saveDirtyLocked()
-        } catch {
-            logger.error("could not save the size of inode \(blob.nodeID) on close: \(error)")
+        // The size need not be committed here: after a crash it is recovered from the blob
+        // (FileSystem+Recovery.swift). It is saved with the next create, snapshot, fsync or
+        // status read; a transaction of its own only once many sizes are waiting.
+        if dirtyNodes.count >= Self.unsavedNodesLimit {
+            do {
+                try saveDirtyLocked()
+            } catch {
+                logger.error("could not save the size of inode \(blob.nodeID) on close: \(error)")
+            }
         }
         if references.closed(blob.nodeID) { releaseIfUnreferencedLocked(blob.nodeID) }
     }

@@ -14,7 +14,8 @@ extension GenerationFileSystem {
             case .projectGenerations: node = try createGenerationLocked(in: directory, name: name, mode: mode, caller: caller)
             case .generation: node = try createVersionLocked(in: directory, name: name, mode: mode, caller: caller)
             case .version, .dir:
-                let parent = try userDirectoryLocked(parent, forCreating: name)
+                // An existing name fails the insert with EEXIST (UNIQUE(parent_id, name)).
+                let parent = try userDirectoryLocked(parent, forCreating: name, allowExisting: true)
                 node = try insertUserNodeLocked(in: parent, name: name, role: .dir, mode: mode, caller: caller)
             default:
                 throw FSError.notPermitted("only projects may be created in projects/, generations in generations/, "
@@ -246,16 +247,28 @@ extension GenerationFileSystem {
         in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil
     ) throws(FSError) -> Node {
         let now = Timespec.now()
-        let node = try writeCatalogLocked("creating \(NameRules.printable(name))") { db in
+        let (node, saved) = try writeCatalogLocked("creating \(NameRules.printable(name))") { db -> (Node, [Int64]?) in
             var node = Node(
                 id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
                 mtimeNs: now.totalNanoseconds, ctimeNs: now.totalNanoseconds, linkTarget: linkTarget.map { Data($0) },
                 versionID: directory.versionID)
-            try node.insert(db)
-            try self.touchDirectory(directory, at: now, db)
-            return node
+            do {
+                try node.insertRow(db)
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                // UNIQUE(parent_id, name): create() relies on it instead of looking the name up first.
+                throw FSError.exists("\(NameRules.printable(name)) exists")
+            }
+            guard role == .file else {
+                try self.touchDirectory(directory, at: now, db)
+                return (node, nil)
+            }
+            // Files being created one after another (a tree copy) save in this one transaction
+            // the sizes of the files closed since the last create and the directory's times.
+            return (node, try self.writeDirtyLocked(db))
         }
+        if let saved { didSaveDirtyLocked(saved) }
+        if role == .file { touchDirectoryLaterLocked(directory, at: now) }
         // A file's blob is created when create() opens it (BlobStore.open creates a missing blob).
         touchVersionLocked(directory.versionID, at: now)
         cacheLocked(node)
@@ -270,7 +283,7 @@ extension GenerationFileSystem {
             id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
             gid: caller.gid, size: 0, atimeNs: now.totalNanoseconds, mtimeNs: now.totalNanoseconds,
             ctimeNs: now.totalNanoseconds, linkTarget: nil, versionID: nil)
-        try node.insert(db)
+        try node.insertRow(db)
         try touchDirectory(directory, at: now, db)
         if role != .projectGenerations {
             cacheLocked(node)
@@ -285,8 +298,18 @@ extension GenerationFileSystem {
         var current = nodes[id] ?? directory
         current.mtimeNs = time.totalNanoseconds
         current.ctimeNs = time.totalNanoseconds
-        try current.update(db)
+        try current.updateAttributes(db)
         if nodes[id] != nil { nodes[id] = current }
+    }
+
+    /// touchDirectory kept in memory: the times are written by the next saveDirtyLocked.
+    private func touchDirectoryLaterLocked(_ directory: Node, at time: Timespec) {
+        guard let id = directory.id else { return }
+        var current = nodes[id] ?? directory
+        current.mtimeNs = time.totalNanoseconds
+        current.ctimeNs = time.totalNanoseconds
+        nodes[id] = current
+        dirtyNodes.insert(id)
     }
 
     /// Takes `node` out of the tree: deleted now, or kept nameless while a handle still reads it.

@@ -37,9 +37,13 @@ public final class GenerationFileSystem: @unchecked Sendable {
     let snapshotLock = NSLock()
     // Guarded by `lock`:
     var nodes: [Int64: Node] = [:]
-    /// Nodes whose size or times changed since they were last written to the catalog.
+    /// Nodes whose size, times, mode or owner changed since they were last written to the
+    /// catalog (saveDirtyLocked writes only those columns; other changes are written at once).
     var dirtyNodes: Set<Int64> = []
     var versions: [Int64: VersionRecord] = [:]
+    /// How many nodes may wait in `dirtyNodes` after a release before it saves them itself.
+    static let unsavedNodesLimit = 256
+    /// Versions changed by touchVersionLocked (updated time, dirty) since they were last saved.
     var dirtyVersions: Set<Int64> = []
     /// The newest version node of each generation node.
     var latestVersion: [Int64: Int64] = [:]
@@ -78,6 +82,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         try removeOrphans()
+        try recoverSizesFromBlobs()
         indexCacheLocked()
         try resumeInterruptedUploads()
         let all = try catalog.read(VersionRecord.all)
@@ -110,20 +115,21 @@ public final class GenerationFileSystem: @unchecked Sendable {
         return body()
     }
 
-    /// Runs a catalog transaction; any failure becomes an FSError naming `context`.
-    func writeCatalogLocked<T>(_ context: String, _ body: (Database) throws -> T) throws(FSError) -> T {
+    /// Runs a catalog transaction; any failure becomes an FSError naming `context` (built only
+    /// then: lookups and creates are too frequent to format a file name for nothing).
+    func writeCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
         do {
             return try catalog.write(body)
         } catch {
-            throw FSError.wrapping(error, context)
+            throw FSError.wrapping(error, context())
         }
     }
 
-    func readCatalogLocked<T>(_ context: String, _ body: (Database) throws -> T) throws(FSError) -> T {
+    func readCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
         do {
-            return try catalog.read(body)
+            return try catalog.readOnWriter(body)
         } catch {
-            throw FSError.wrapping(error, context)
+            throw FSError.wrapping(error, context())
         }
     }
 
@@ -131,7 +137,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
 
     func nodeLocked(_ id: Int64) throws(FSError) -> Node {
         if let node = nodes[id] { return node }
-        guard let node = try readCatalogLocked("reading inode \(id)", { try Node.fetchOne($0, key: id) }) else {
+        guard let node = try readCatalogLocked("reading inode \(id)", { try Node.withID($0, id) }) else {
             throw FSError.notFound("inode \(id) does not exist")
         }
         return node
@@ -192,15 +198,34 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// Writes the unsaved sizes and times of nodes and versions to the catalog.
     func saveDirtyLocked() throws(FSError) {
         guard !dirtyNodes.isEmpty || !dirtyVersions.isEmpty else { return }
-        let changed = dirtyNodes.compactMap { nodes[$0] }
-        let changedVersions = dirtyVersions.compactMap { versions[$0] }
-        try writeCatalogLocked("saving file sizes and times") { db in
-            for node in changed { try node.update(db) }
-            for version in changedVersions { try version.update(db) }
+        let saved = try writeCatalogLocked("saving file sizes and times") { db in try self.writeDirtyLocked(db) }
+        didSaveDirtyLocked(saved)
+    }
+
+    /// At unmount: saves the sizes and times still waiting in memory, so the next mount starts clean.
+    public func saveBeforeUnmount() {
+        withLockNonThrowing {
+            do {
+                try saveDirtyLocked()
+            } catch {
+                logger.error("could not save file sizes at unmount (the next mount takes them from the blobs): \(error)")
+            }
         }
+    }
+
+    /// Writes the unsaved sizes and times in the caller's transaction; once it has committed,
+    /// the caller passes the result to didSaveDirtyLocked (still under the lock).
+    func writeDirtyLocked(_ db: Database) throws -> [Int64] {
+        let changed = dirtyNodes.compactMap { nodes[$0] }
+        for node in changed { try node.updateAttributes(db) }
+        for version in dirtyVersions.compactMap({ versions[$0] }) { try version.updateActivity(db) }
+        return changed.compactMap(\.id)
+    }
+
+    func didSaveDirtyLocked(_ saved: [Int64]) {
         dirtyNodes.removeAll()
         dirtyVersions.removeAll()
-        for node in changed { if let id = node.id { releaseIfUnreferencedLocked(id) } }
+        for id in saved { releaseIfUnreferencedLocked(id) }
     }
 
     // MARK: - Versions

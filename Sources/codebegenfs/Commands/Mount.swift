@@ -67,6 +67,7 @@ struct Mount: ParsableCommand {
             try fuse.mount()
             Daemon.report(ready, "ready")
             let result = fuse.run(maxThreads: 8)
+            fileSystem.saveBeforeUnmount()
             if result != 0 { logger.info("request loop ended by signal \(result)") }
         } catch {
             logger.error("mount failed: \(error)")
