@@ -31,6 +31,8 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupportedFormatVersion(Int)
     /// A directory being packed holds a file type tar entries here cannot express (socket, fifo, device).
     case unsupportedFileType(path: String)
+    /// The writer's owner asked it to stop (``SeekableTarWriter/keepGoing``); the output is incomplete.
+    case stopped
 
     public var description: String {
         switch self {
@@ -60,6 +62,8 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
             return "archive TOC format_version \(version) is not supported (this build reads 1)"
         case .unsupportedFileType(let path):
             return "'\(path)' is not a regular file, directory or symlink"
+        case .stopped:
+            return "packing stopped by its owner"
         }
     }
 }

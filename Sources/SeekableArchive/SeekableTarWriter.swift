@@ -58,6 +58,10 @@ public final class SeekableTarWriter {
     }
 
     private static let readBufferSize = 256 * 1024
+
+    /// Asked before each entry and each further member of a large file; false stops the writer
+    /// with ``ArchiveError/stopped`` (its owner knows the archive is no longer wanted).
+    public var keepGoing: () -> Bool = { true }
     private static let endOfArchive = [UInt8](repeating: 0, count: 2 * TarHeader.blockSize)
 
     private let options: Options
@@ -112,6 +116,7 @@ public final class SeekableTarWriter {
     /// an empty file); directories and symlinks ignore it.
     public func append(_ entry: ArchiveEntry, contentsOf source: FilePath?) throws(ArchiveError) {
         try checkOpen()
+        guard keepGoing() else { throw .stopped }
         try EntryValidation.check(entry, paths: paths, directories: directories)
         guard entry.kind == .file else { return try appendChecked(entry, content: nil, sourcePath: "") }
         guard let source else {
@@ -219,6 +224,7 @@ public final class SeekableTarWriter {
         try deflater.compress(headers, sink: output.write)
         while done < entry.size {
             if memberData == chunk {
+                guard keepGoing() else { throw .stopped }
                 try closeMember()
                 memberStart = output.offset
                 memberData = 0

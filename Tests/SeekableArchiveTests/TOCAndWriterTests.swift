@@ -205,4 +205,25 @@ import Testing
         let out = try Shell.run("python3 -c \(Shell.quote(script)) \(headerFile.string)").stdout
         #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "huge.bin 9663676416")
     }
+
+    @Test func keepGoingFalseStopsBeforeTheNextEntryAndBetweenMembersOfALargeFile() throws {
+        let temp = try TemporaryDirectory()
+        let content = temp.sub("big")
+        try Fixtures.writeFile(content, [UInt8](repeating: 7, count: 3 * 4096), mode: 0o644)
+        let entry = ArchiveEntry(path: "big", kind: .file, mode: 0o644, mtime: (seconds: 1_700_000_000, nanoseconds: 0), size: 3 * 4096)
+
+        var asked = 0
+        let writer = try SeekableTarWriter(output: temp.sub("a.tar.gz"), options: .init(chunkSize: 4096))
+        writer.keepGoing = {
+            asked += 1
+            return asked < 3  // the entry itself and its second member go ahead; the third member does not
+        }
+        #expect(throws: ArchiveError.stopped) { try writer.append(entry, contentsOf: content) }
+        #expect(asked == 3)
+
+        let refused = try SeekableTarWriter(output: temp.sub("b.tar.gz"))
+        refused.keepGoing = { false }
+        #expect(throws: ArchiveError.stopped) { try refused.append(entry, contentsOf: content) }
+        #expect(ArchiveError.stopped.description == "packing stopped by its owner")
+    }
 }

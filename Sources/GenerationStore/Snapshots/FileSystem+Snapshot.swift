@@ -78,7 +78,13 @@ extension GenerationFileSystem {
         let started = ContinuousClock.now
         let toc: ArchiveTOC
         do {
-            toc = try plan.write(blobs: blobs)
+            // A change makes this archive stale: packing stops there rather than finish in vain.
+            toc = try plan.write(blobs: blobs) { [self] in
+                withLockNonThrowing { (activity[versionID]?.changes ?? 0) == plan.changes }
+            }
+        } catch ArchiveError.stopped {
+            logger.debug("v\(plan.version.number) changed while it was packed; packing stopped, it is packed again later")
+            return false
         } catch {
             throw FSError.wrapping(error, "packing v\(plan.version.number)")
         }
@@ -162,13 +168,14 @@ struct SnapshotPlan {
     let metadata: [String: String]
 
     /// Writes the archive and its TOC to temporary names, syncs them and renames them into place.
-    func write(blobs: BlobStore) throws -> ArchiveTOC {
+    func write(blobs: BlobStore, keepGoing: @escaping () -> Bool) throws -> ArchiveTOC {
         try FileManager.default.createDirectory(
             atPath: archive.removingLastComponent().string, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         let temporaryArchive = FilePath(archive.string + ".tmp")
         let temporaryTOC = FilePath(toc.string + ".tmp")
         let writer = try SeekableTarWriter(output: temporaryArchive)
+        writer.keepGoing = keepGoing
         for (path, node) in entries {
             let mtime = Timespec(totalNanoseconds: node.mtimeNs)
             let entry = ArchiveEntry(
