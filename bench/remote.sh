@@ -3,7 +3,8 @@
 #
 # (a) Upload time: `cp -r` of a ~2000-file, ~20 MB source tree into an open version, then the time
 #     from the end of the copy until its status.json says "state": "uploaded" (polled every 50 ms).
-#     It includes the WRITE_BACK_DELAY (1 s) quiet period the mount waits for before packing.
+#     It includes the WRITE_BACK_DELAY quiet period the mount waits for before packing (1 s here
+#     unless WRITE_BACK_DELAY is set; 0 measures the pipeline alone: packing starts at the last close).
 #     Baseline in the same run: `tar -czf` of the same tree plus one `curl -T` of the result to the
 #     same server. Median of REPS runs; target: mount / baseline <= 1.5.
 # (b) Cold read: a ~50 MB version (20 files of 2.5 MB from /dev/urandom and a 10 KB small.txt) is
@@ -16,13 +17,14 @@
 #       v1 (sealed, listed from the bucket); small.txt is read through B.
 #
 # Usage (as root): bash bench/remote.sh
-# Environment: REPS=3  COLD_READ_MODE=local-copy|second-mount  SKIP_BUILD=1  CODEBEGENFS_BIN=<release binary>
+# Environment: REPS=3  WRITE_BACK_DELAY=1  COLD_READ_MODE=local-copy|second-mount  SKIP_BUILD=1  CODEBEGENFS_BIN=<release binary>
 #   BENCH_DIR=<work dir, default a new dir in /var/tmp>  KEEP=1 (keep it)  PARTS="a b" (a subset runs only those)
 # The service key is read from the server's data dir and passed to the mount in its environment and to
 # curl in a config file: it never appears on a command line.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DELAY=${WRITE_BACK_DELAY:-1}
 REPS=${REPS:-3}
 COLD_READ_MODE=${COLD_READ_MODE:-local-copy}
 PARTS=${PARTS:-a b}
@@ -118,7 +120,7 @@ mount_fs() {
     shift 3
     mkdir -p "$mp"
     (cd "$WORK" && exec env USE_CLOUD_STORAGE=true SUPABASE_URL="$URL" SUPABASE_SERVICE_KEY="$SERVICE_KEY" \
-        SUPABASE_BUCKET="$BUCKET" WRITE_BACK_DELAY=1 "$@" "$BIN" mount "$mp" --foreground --data "$data" \
+        SUPABASE_BUCKET="$BUCKET" WRITE_BACK_DELAY="$DELAY" "$@" "$BIN" mount "$mp" --foreground --data "$data" \
         >>"$log" 2>&1) &
     MOUNTED_PID=$!
     wait_mounted "$mp" "$log"
@@ -247,11 +249,11 @@ print_a() {
     echo
     echo "| measurement | seconds |"
     echo "|---|---|"
-    echo "| mount: end of cp -r → \"uploaded\" (includes WRITE_BACK_DELAY=1) | $A_MOUNT |"
+    echo "| mount: end of cp -r → \"uploaded\" (includes WRITE_BACK_DELAY=$DELAY) | $A_MOUNT |"
     echo "| of which packing the archive (mount log) | $A_PACK |"
     echo "| baseline: tar -czf ($A_TAR) + curl -T ($A_PUT) | $A_BASE |"
     echo "| ratio mount / baseline (target ≤ 1.5) | $(ratio "$A_MOUNT" "$A_BASE") |"
-    echo "| ratio without the 1 s write-back delay | $(ratio "$(awk -v m="$A_MOUNT" 'BEGIN { print m - 1 }')" "$A_BASE") |"
+    echo "| ratio without the $DELAY s write-back delay | $(ratio "$(awk -v m="$A_MOUNT" -v d="$DELAY" 'BEGIN { print m - d }')" "$A_BASE") |"
     echo
     echo "runs: mount ${mount_times[*]}; baseline ${base_times[*]}; archive ${archive_sizes[*]} B vs tar.gz ${base_sizes[*]} B"
 }
