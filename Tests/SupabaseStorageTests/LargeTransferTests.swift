@@ -75,8 +75,10 @@ func filesEqual(_ a: String, _ b: String) throws -> Bool {
         #expect(n == size)
         let growth = try peakRSSBytes() - before
         // Client and server share this process; both must stream. 1 GiB collected anywhere would show here.
+        // The peak is the whole process's, and other suites run at the same time (archive tests hold
+        // tens of MiB), so the bound is a quarter of the object: alone this transfer grows it 10-23 MiB.
         print("1 GiB round trip: peak RSS grew by \(growth >> 20) MiB")
-        #expect(growth < 128 << 20, "peak RSS grew by \(growth >> 20) MiB")
+        #expect(growth < 256 << 20, "peak RSS grew by \(growth >> 20) MiB")
         #expect(try await blockingIO { try filesEqual(src, dst) })
 
         // The last bytes, read by range, are the last bytes of the pattern.
