@@ -24,10 +24,11 @@ extension GenerationFileSystem {
             try snapshotBeforeAnswering(virtual)
         }
         let writing = Self.isWriting(flags) || flags & O_TRUNC != 0
-        // Content left in the bucket is fetched first, and pinned in the cache until it is open.
-        for _ in 0..<3 {
-            let pinned = try prepareRemoteContent(ino, forWriting: writing)
-            defer { unpin(pinned) }
+        // Content left in the bucket: a cached copy opens at once; otherwise the file is fetched
+        // (and pinned in the cache until it is open) or, for a writer, made local, then opened.
+        var pinned: Int64?
+        defer { unpin(pinned) }
+        for _ in 0..<4 {
             let opened = try withLock { () throws(FSError) -> OpenedFile? in
                 if let virtual = VirtualEntry(ino: ino) {
                     if Self.isWriting(flags) { throw FSError.accessDenied("virtual files are read-only") }
@@ -47,6 +48,9 @@ extension GenerationFileSystem {
                 return try openBlobLocked(try nodeLocked(ino: ino), flags: flags)
             }
             if let opened { return opened }
+            unpin(pinned)
+            pinned = nil
+            pinned = try prepareRemoteContent(ino, forWriting: writing)
         }
         throw FSError(.ioError, "the content of inode \(ino) could not be kept in the cache long enough to open it")
     }
