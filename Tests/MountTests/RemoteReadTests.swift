@@ -21,24 +21,9 @@ import Testing
         return version
     }
 
-    static func waitFor(
-        _ fs: MountedFS, _ version: String, timeout: Double = 90, _ what: String, _ condition: ([String: Any]) -> Bool
-    ) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition(try fs.status(version)) { return }
-            usleep(200_000)
-        }
-        throw TestFailure("\(version): \(what) not reached within \(timeout) s: \(try fs.status(version))\n\(fs.logTail())")
-    }
-
-    static func uploadState(_ status: [String: Any]) -> String? {
-        (status["upload"] as? [String: Any])?["state"] as? String
-    }
-
     /// Uploaded, then its local copy removed by clean-up.
     static func waitUntilOnlyInTheBucket(_ fs: MountedFS, _ version: String) throws {
-        try waitFor(fs, version, "uploaded without a local copy") {
+        try fs.waitForStatus(version, "uploaded without a local copy") {
             uploadState($0) == "uploaded" && $0["local_copy"] as? Bool == false
         }
     }
@@ -135,9 +120,9 @@ import Testing
                 try Shell.check("cd \(Shell.quote(source)) && for i in $(seq 6); do head -c 2097152 /dev/urandom > f$i.bin; done")
                 let version = try fs.makeVersion(generation: "g\(index + 1)")
                 try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(version))/")
-                try Self.waitFor(fs, "projects/p1/generations/g\(index + 1)/v1", "uploaded") { Self.uploadState($0) == "uploaded" }
+                try fs.waitForStatus("projects/p1/generations/g\(index + 1)/v1", "uploaded") { uploadState($0) == "uploaded" }
             }
-            try Self.waitFor(fs, "projects/p1/generations/g1/v1", "cleaned up") { $0["local_copy"] as? Bool == false }
+            try fs.waitForStatus("projects/p1/generations/g1/v1", "cleaned up") { $0["local_copy"] as? Bool == false }
             sleep(6)  // another clean-up pass: the newer version stays, the limit is met
             #expect(try fs.status("projects/p1/generations/g2/v1")["local_copy"] as? Bool == true)
             let used = (try fs.status("")["cache"] as? [String: Any])?["bytes_used"] as? Int ?? -1
@@ -145,7 +130,7 @@ import Testing
 
             // Reading g1 back puts 12 MiB in the cache, used more recently than g2's copy: g2 goes.
             try Shell.check("diff -r \(Shell.quote(sources[0])) \(Shell.quote(fs.path("projects/p1/generations/g1/v1"))) -x status.json -x download_url")
-            try Self.waitFor(fs, "projects/p1/generations/g2/v1", "cleaned up") { $0["local_copy"] as? Bool == false }
+            try fs.waitForStatus("projects/p1/generations/g2/v1", "cleaned up") { $0["local_copy"] as? Bool == false }
             #expect(try Self.regularFiles(under: fs.dataDir + "/cache") == 6)
         }
     }
@@ -159,11 +144,11 @@ import Testing
             try fs.start()
             server.stop()
             _ = try Self.writeLargeVersion(fs, into: source)
-            try Self.waitFor(fs, Self.v1, "snapshotted") { $0["status"] as? String == "completed" }
+            try fs.waitForStatus(Self.v1, "snapshotted") { $0["status"] as? String == "completed" }
             sleep(11)  // two clean-up passes
             let status = try fs.status(Self.v1)
             #expect(status["local_copy"] as? Bool == true)
-            #expect(["pending", "uploading"].contains(Self.uploadState(status)), "\(status)")
+            #expect(["pending", "uploading"].contains(uploadState(status)), "\(status)")
             #expect(try Self.regularFiles(under: fs.dataDir + "/blobs") == 14)
             try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(fs.path(Self.v1))) -x status.json -x download_url")
         }
@@ -192,8 +177,8 @@ import Testing
             try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(version)) -x status.json -x download_url")
 
             // The next snapshot holds every file again, including those never read since clean-up.
-            try Self.waitFor(fs, Self.v1, "uploaded again") {
-                Self.uploadState($0) == "uploaded" && $0["status"] as? String == "completed"
+            try fs.waitForStatus(Self.v1, "uploaded again") {
+                uploadState($0) == "uploaded" && $0["status"] as? String == "completed"
                     && ($0["upload"] as? [String: Any])?["attempts"] as? Int == 1
             }
             let url = try Shell.check("cat \(Shell.quote(version))/download_url").stdout.trimmingCharacters(in: .newlines)

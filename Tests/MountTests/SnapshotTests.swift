@@ -12,12 +12,7 @@ import Testing
     }
 
     private func waitForStatus(_ fs: MountedFS, _ version: String, _ wanted: String, timeout: Double = 20) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try fs.status(version)["status"] as? String == wanted { return }
-            usleep(100_000)
-        }
-        throw TestFailure("status of \(version) did not become \(wanted) within \(timeout) s: \(try fs.status(version))")
+        try fs.waitForStatus(version, "status \(wanted)", timeout: timeout) { $0["status"] as? String == wanted }
     }
 
     @Test func archiveListsExactlyTheTreeAndExtractsIdentically() throws {

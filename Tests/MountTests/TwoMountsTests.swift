@@ -20,7 +20,7 @@ import Testing
             let written = try a.makeVersion()
             try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(written))/")
             try Shell.check("setfattr -n user.model -v gpt-x \(Shell.quote(written))")
-            try RemoteReadTests.waitFor(a, RemoteReadTests.v1, "uploaded") { RemoteReadTests.uploadState($0) == "uploaded" }
+            try a.waitForStatus(RemoteReadTests.v1, "uploaded") { uploadState($0) == "uploaded" }
 
             try withMount("TwoMountsB", start: false) { b in
                 b.environmentOverrides = Self.environment(server)
@@ -38,7 +38,7 @@ import Testing
                 #expect(status["origin"] as? String == "remote")
                 #expect((status["metadata"] as? [String: Any])?["model"] as? String == "gpt-x")
                 #expect(try Shell.check("getfattr --only-values -n user.model \(Shell.quote(seen))").stdout == "gpt-x")
-                #expect(RemoteReadTests.uploadState(status) == "uploaded")
+                #expect(uploadState(status) == "uploaded")
                 let url = try Shell.check("cat \(Shell.quote(seen))/download_url").stdout.trimmingCharacters(in: .newlines)
                 #expect(url.hasPrefix("http://127.0.0.1:"), "\(url)")
                 try Shell.check("curl -sf \(Shell.quote(url)) | tar -tz > /dev/null")
@@ -53,8 +53,8 @@ import Testing
                 // A's next version shows up in B when the generation is listed again.
                 let next = try a.makeVersion(version: 2)
                 try Shell.check("echo two > \(Shell.quote(next))/two.txt")
-                try RemoteReadTests.waitFor(a, "projects/p1/generations/g1/v2", "uploaded") {
-                    RemoteReadTests.uploadState($0) == "uploaded"
+                try a.waitForStatus("projects/p1/generations/g1/v2", "uploaded") {
+                    uploadState($0) == "uploaded"
                 }
                 #expect(try Shell.check("ls \(Shell.quote(b.path("projects/p1/generations/g1")))").stdout
                     == "download_url\nlatest\nstatus.json\nv1\nv2\n")
@@ -65,21 +65,24 @@ import Testing
 
     @Test func bothMountsCreatingOneVersionGiveOneUploadAndOneConflictThatKeepsItsData() throws {
         let server = try StorageServerProcess()
+        // 3 s of quiet before a snapshot: both versions exist before either is uploaded. (Once one
+        // is in the bucket, the other mount lists it and refuses the same name with EEXIST.)
+        let slow = Self.environment(server).merging(["WRITE_BACK_DELAY": "3"]) { $1 }
         try withMount("ConflictA", start: false) { a in
-            a.environmentOverrides = Self.environment(server)
+            a.environmentOverrides = slow
             try a.start()
             try withMount("ConflictB", start: false) { b in
-                b.environmentOverrides = Self.environment(server)
+                b.environmentOverrides = slow
                 try b.start()
                 let inA = try a.makeVersion(project: "p2", generation: "g2")
                 let inB = try b.makeVersion(project: "p2", generation: "g2")
                 try Shell.check("echo from-a > \(Shell.quote(inA))/who.txt")
                 try Shell.check("echo from-b > \(Shell.quote(inB))/who.txt")
                 let version = "projects/p2/generations/g2/v1"
-                let settled: ([String: Any]) -> Bool = { ["uploaded", "conflict"].contains(RemoteReadTests.uploadState($0)) }
-                try RemoteReadTests.waitFor(a, version, "uploaded or conflict", settled)
-                try RemoteReadTests.waitFor(b, version, "uploaded or conflict", settled)
-                let states = [RemoteReadTests.uploadState(try a.status(version)), RemoteReadTests.uploadState(try b.status(version))]
+                let settled: ([String: Any]) -> Bool = { ["uploaded", "conflict"].contains(uploadState($0)) }
+                try a.waitForStatus(version, "uploaded or conflict", settled)
+                try b.waitForStatus(version, "uploaded or conflict", settled)
+                let states = [uploadState(try a.status(version)), uploadState(try b.status(version))]
                 #expect(states.sorted { ($0 ?? "") < ($1 ?? "") } == ["conflict", "uploaded"], "\(states)")
 
                 // Each keeps what it wrote; the bucket holds the winner's.
@@ -113,7 +116,7 @@ import Testing
             try a.start()
             let written = try a.makeVersion(project: "p1", generation: "shared")
             try Shell.check("echo a > \(Shell.quote(written))/a.txt")
-            try RemoteReadTests.waitFor(a, "projects/p1/generations/shared/v1", "uploaded") { RemoteReadTests.uploadState($0) == "uploaded" }
+            try a.waitForStatus("projects/p1/generations/shared/v1", "uploaded") { uploadState($0) == "uploaded" }
 
             try withMount("ListingB", start: false) { b in
                 // B already has a generation "shared", under project p2, from a run without the bucket.

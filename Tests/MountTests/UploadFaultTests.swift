@@ -68,7 +68,7 @@ final class StorageServerProcess {
         var pending = versions
         while !pending.isEmpty, Date() < deadline {
             pending = try pending.filter { version in
-                ((try fs.status(version)["upload"] as? [String: Any])?["state"] as? String) != "uploaded"
+                uploadState(try fs.status(version)) != "uploaded"
             }
             if !pending.isEmpty { usleep(300_000) }
         }

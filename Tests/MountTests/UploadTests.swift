@@ -8,13 +8,7 @@ import Testing
     static let cloud = ["USE_CLOUD_STORAGE": "true", "SUPABASE_URL": "", "SUPABASE_SERVICE_KEY": ""]
 
     private func waitForUpload(_ fs: MountedFS, _ version: String, timeout: Double = 60) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let upload = try fs.status(version)["upload"] as? [String: Any]
-            if upload?["state"] as? String == "uploaded" { return }
-            usleep(200_000)
-        }
-        throw TestFailure("\(version) not uploaded within \(timeout) s: \(try fs.status(version))\n\(fs.logTail())")
+        try fs.waitForStatus(version, "uploaded", timeout: timeout) { uploadState($0) == "uploaded" }
     }
 
     private func localArchive(_ fs: MountedFS, _ generation: String, _ version: Int) -> String {

@@ -93,7 +93,7 @@ extension GenerationFileSystem {
         let numbers = try objects(remote, prefix).compactMap(Self.tocVersionNumber).sorted()
         for number in numbers where !knowsVersion(project, generation, number) {
             let key = "\(prefix)/v\(number).toc.json"
-            let bytes = try BlockingCall.run { try await Self.fetchRetries.run { try await remote.get(key: key, range: nil) } }.get()
+            let bytes = try Self.remoteCall { try await remote.get(key: key, range: nil) }
             let toc: ArchiveTOC
             do {
                 toc = try ArchiveTOC.decode(from: bytes)
@@ -114,13 +114,12 @@ extension GenerationFileSystem {
 
     /// The valid ids among the folders under `prefix`.
     private func folders(_ remote: any ObjectStore, _ prefix: String) throws -> [String] {
-        try BlockingCall.run { try await Self.fetchRetries.run { try await remote.listAll(prefix: prefix) } }.get()
+        try Self.remoteCall { try await remote.listAll(prefix: prefix) }
             .filter { $0.isFolder && (try? NameRules.parseID(Array($0.name.utf8), what: "id")) != nil }.map(\.name)
     }
 
     private func objects(_ remote: any ObjectStore, _ prefix: String) throws -> [String] {
-        try BlockingCall.run { try await Self.fetchRetries.run { try await remote.listAll(prefix: prefix) } }.get()
-            .filter { !$0.isFolder }.map(\.name)
+        try Self.remoteCall { try await remote.listAll(prefix: prefix) }.filter { !$0.isFolder }.map(\.name)
     }
 
     /// `v<n>.toc.json` → n.

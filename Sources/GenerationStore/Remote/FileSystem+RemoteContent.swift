@@ -26,8 +26,13 @@ private struct FetchRequest: Sendable {
 }
 
 extension GenerationFileSystem {
-    /// Retries of one Range request before the read fails with EIO.
+    /// Retries of one bucket request (a Range read, a listing, a TOC) before it counts as failed.
     static let fetchRetries = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
+
+    /// Runs one bucket request from a FUSE or background thread, retried while it fails transiently.
+    static func remoteCall<T: Sendable>(_ request: @escaping @Sendable () async throws -> T) throws -> T {
+        try BlockingCall.run { try await fetchRetries.run(request) }.get()
+    }
 
     /// Before a remote-only file is opened: fetches it into the cache for reading, or makes it a
     /// local blob for writing (refused in sealed versions before anything is fetched). Returns

@@ -324,6 +324,19 @@ extension MountedFS {
         }
     }
 
+    /// Polls the `status.json` at `relative` until `condition` holds; fails naming `what`, with
+    /// the last status and the daemon log.
+    func waitForStatus(
+        _ relative: String, _ what: String, timeout: Double = 90, _ condition: ([String: Any]) -> Bool
+    ) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(try status(relative)) { return }
+            usleep(100_000)
+        }
+        throw TestFailure("\(relative): \(what) not reached within \(timeout) s: \(try status(relative))\n\(logTail())")
+    }
+
     /// The parsed `status.json` at `relative` ("" for the root).
     func status(_ relative: String) throws -> [String: Any] {
         let file = relative.isEmpty ? path("status.json") : path(relative + "/status.json")
@@ -350,4 +363,9 @@ func withOpenVersion(
         let version = try fs.makeVersion()
         try body(fs, version)
     }
+}
+
+/// `upload.state` of a version's status.json.
+func uploadState(_ status: [String: Any]) -> String? {
+    (status["upload"] as? [String: Any])?["state"] as? String
 }
