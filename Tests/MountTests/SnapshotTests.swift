@@ -72,6 +72,23 @@ import Testing
         }
     }
 
+    @Test func aNewVersionIsNotPackedBeforeItsQuietPeriodHasPassed() throws {
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = ["WRITE_BACK_DELAY": "3"]
+            try fs.start()
+            let version = try fs.makeVersion()
+            let archive = fs.dataDir + "/archives/projects/p1/generations/g1/v1.tar.gz"
+            usleep(1_500_000)
+            // Right after `mkdir`, the tool has not written yet: nothing is packed, let alone uploaded.
+            #expect(try fs.status("projects/p1/generations/g1/v1")["status"] as? String == "writing")
+            #expect(!FileManager.default.fileExists(atPath: archive))
+            try Shell.check("echo late > \(Shell.quote(version))/late.txt")
+            try waitForStatus(fs, "projects/p1/generations/g1/v1", "completed")
+            let content = try Shell.check("curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar -xzO late.txt")
+            #expect(content.stdout == "late\n")
+        }
+    }
+
     @Test func sealingTakesAFinalSnapshotThatSurvivesRemount() throws {
         try withMount { fs in
             let version = try fs.makeVersion()

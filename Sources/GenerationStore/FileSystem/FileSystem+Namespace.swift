@@ -171,6 +171,9 @@ extension GenerationFileSystem {
         }
         versions[record.nodeID] = record
         latestVersion[generationID] = record.nodeID
+        // The quiet period starts now: a version is not packed (and uploaded) empty the moment
+        // `mkdir` makes it, before the tool has had time to write into it.
+        activity[record.nodeID] = VersionActivity()
         return node
     }
 
