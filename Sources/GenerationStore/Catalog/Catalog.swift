@@ -2,17 +2,39 @@
 // Callers group the changes of one operation in one `write` transaction.
 import Foundation
 import GRDB
+import Synchronization
+import SystemPackage
 
 final class Catalog: Sendable {
     static let rootID: Int64 = 1
     static let projectsID: Int64 = 2
+    /// A batch of creates commits once it holds this many, or when it is `batchAge` old.
+    static let batchLimit = 1024
+    let batchAge: Duration
 
     private let pool: DatabasePool
+    private let journal: CreateJournal
+    /// Nodes written from the journal at open: changes a killed process had not committed.
+    let replayedChanges: Int
 
-    /// Opens (creating if needed) the catalog at `path`, migrates it, and makes sure the
-    /// root and `projects/` exist with the given owner.
-    init(path: String, owner: Caller) throws {
+    /// The open batch. Only touched on the writer connection, which GRDB serializes.
+    private struct Batch {
+        var number: Int64
+        var created: [Node] = []
+        var openedAt: ContinuousClock.Instant?
+        /// A commit failed and SQLite rolled the batch back.
+        var needsReinsert = false
+    }
+    private let batch: Mutex<Batch>
+
+    /// Opens (creating if needed) the catalog at `path`, migrates it, makes sure the root and
+    /// `projects/` exist with the given owner, and inserts what the create journal at
+    /// `journalPath` holds of batches the last run did not commit.
+    init(path: String, journalPath: FilePath, owner: Caller, batchAge: Duration = .milliseconds(100)) throws {
+        self.batchAge = batchAge
         var configuration = GRDB.Configuration()
+        // Batched creates keep a transaction open between accesses (writeBatched).
+        configuration.allowsUnsafeTransactions = true
         configuration.prepareDatabase { db in
             // NORMAL in WAL mode: a committed transaction survives a crash of the process;
             // fsync() checkpoints to make it survive a power loss too.
@@ -24,6 +46,11 @@ final class Catalog: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try CatalogMigrations.migrator.migrate(pool)
+        journal = try CreateJournal(path: journalPath)
+        let (replayed, lastBatch) = try Self.replay(journal.entries(), into: pool)
+        try journal.clear()
+        replayedChanges = replayed
+        batch = Mutex(Batch(number: lastBatch + 1))
         try pool.write { db in
             let now = Timespec.now().totalNanoseconds
             for (id, role, parent, name) in [
@@ -38,7 +65,30 @@ final class Catalog: Sendable {
         }
     }
 
+    /// Writes the journal's nodes of uncommitted batches (inserted, or their row replaced: the
+    /// journal is newer than anything committed), marks their versions for a new snapshot, and
+    /// records the batches as committed. Returns how many nodes it wrote and the last batch number.
+    private static func replay(_ entries: [JournalEntry], into pool: DatabasePool) throws -> (Int, Int64) {
+        try pool.write { db in
+            let committed = try Int64.fetchOne(db, sql: "SELECT committed_batch FROM journal_state") ?? 0
+            let last = max(committed, entries.map(\.batch).max() ?? 0)
+            var inserted = 0
+            for entry in entries where entry.batch > committed {
+                guard let id = entry.node.id else { continue }
+                var node = entry.node
+                if try Node.withID(db, id) == nil { try node.insert(db) } else { try node.updateRow(db) }
+                if let version = node.versionID {
+                    try db.execute(sql: "UPDATE version SET dirty = 1 WHERE node_id = ?", arguments: [version])
+                }
+                inserted += 1
+            }
+            try db.execute(sql: "UPDATE journal_state SET committed_batch = ?", arguments: [last])
+            return (inserted, last)
+        }
+    }
+
     /// A read on a reader connection, for callers that do not hold the file system's lock.
+    /// It sees committed changes only: not the creates of the open batch.
     func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
 
     /// A read on the writer connection. The file system reads and writes under one lock, so a
@@ -46,26 +96,100 @@ final class Catalog: Sendable {
     /// reentrant, so it also works inside `write`'s body (and sees its uncommitted changes).
     func readOnWriter<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeReentrantWrite(body) }
 
-    /// One transaction on the writer connection. BEGIN and COMMIT are cached statements:
-    /// `DatabasePool.write` prepares them again each time and adds savepoint bookkeeping, which
-    /// cost more CPU than the one-row changes of a FUSE request.
+    /// One change, committed before it returns, together with the open batch of creates.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.writeWithoutTransaction { db in
-            try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
-            do {
-                let result = try body(db)
-                try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
-                return result
-            } catch {
-                if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
-                throw error
-            }
+            let result = try change(db, body)
+            try commit(db)
+            return result
         }
+    }
+
+    /// A change of one node that can wait for its commit: a create, or new attributes. `body`
+    /// writes the node's row and returns the row with its result. The change joins the open
+    /// batch and the row is appended to the journal; the batch commits with the next `write`,
+    /// when it is full, or when `commitBatch` finds it old. If the journal cannot take the row,
+    /// it commits at once instead.
+    func writeBatched<T>(_ body: (Database) throws -> (T, Node)) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            let (result, node) = try change(db, body)
+            let full = batch.withLock { batch -> Bool? in
+                do {
+                    try journal.append(JournalEntry(batch: batch.number, node: node))
+                } catch {
+                    return nil
+                }
+                batch.created.append(node)
+                if batch.openedAt == nil { batch.openedAt = .now }
+                return batch.created.count >= Self.batchLimit
+            }
+            if full != false { try commit(db) }
+            return result
+        }
+    }
+
+    /// Commits the open batch, or only if it is `batchAge` old (the background loop's job).
+    func commitBatch(onlyIfOld: Bool = false) throws {
+        let age = onlyIfOld ? batchAge : .zero
+        guard let openedAt = batch.withLock({ $0.openedAt }), ContinuousClock.now - openedAt >= age else { return }
+        try pool.writeWithoutTransaction { db in try commit(db) }
     }
 
     /// Makes every committed transaction durable against power loss (fsync of the WAL and database).
     func checkpoint() throws {
-        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        try pool.writeWithoutTransaction { db in
+            try commit(db)
+            _ = try db.checkpoint(.passive)
+        }
+    }
+
+    /// Runs `body` in a savepoint of the open transaction, begun if there is none: a failing
+    /// change is undone alone and the batch it joined stays as it was.
+    private func change<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        if !db.isInsideTransaction { try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute() }
+        try db.cachedStatement(sql: "SAVEPOINT change").execute()
+        do {
+            let result = try body(db)
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT change").execute()
+            return result
+        } catch {
+            try? db.execute(sql: "ROLLBACK TO SAVEPOINT change")
+            try? db.execute(sql: "RELEASE SAVEPOINT change")
+            if batch.withLock({ $0.created.isEmpty }), db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
+            throw error
+        }
+    }
+
+    /// Commits the open transaction and with it the batch. If the commit fails, SQLite has
+    /// rolled the batch back: its creates are inserted again from memory by the next commit
+    /// (and from the journal by the next mount, if no commit succeeds before).
+    private func commit(_ db: Database) throws {
+        let (number, created, reinsert) = batch.withLock { ($0.number, $0.created, $0.needsReinsert) }
+        guard db.isInsideTransaction || reinsert else { return }
+        do {
+            if !db.isInsideTransaction { try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute() }
+            if reinsert {
+                for var node in created where try Node.withID(db, node.id ?? 0) == nil { try node.insert(db) }
+            }
+            if !created.isEmpty {
+                try db.cachedStatement(sql: "UPDATE journal_state SET committed_batch = ?").execute(arguments: [number])
+            }
+            try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+        } catch {
+            if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
+            batch.withLock { $0.needsReinsert = !$0.created.isEmpty }
+            throw error
+        }
+        if !created.isEmpty { endBatch() }
+    }
+
+    /// After a batch committed: the next one gets a new number and the journal starts empty
+    /// (if emptying it fails, the number tells the next mount that these entries are committed).
+    private func endBatch() {
+        batch.withLock { batch in
+            batch = Batch(number: batch.number + 1)
+        }
+        try? journal.clear()
     }
 }
 

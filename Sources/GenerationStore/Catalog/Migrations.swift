@@ -90,6 +90,18 @@ enum CatalogMigrations {
                     ALTER TABLE version ADD COLUMN local_copy INTEGER NOT NULL DEFAULT 1 CHECK (local_copy IN (0, 1));
                     """)
         }
+        migrator.registerMigration("v5-create-journal") { db in
+            // The last batch of creates committed (Catalog.writeBatched): entries of the create
+            // journal with this batch number or a lower one are in the catalog already.
+            try db.execute(
+                sql: """
+                    CREATE TABLE journal_state (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        committed_batch INTEGER NOT NULL
+                    );
+                    INSERT INTO journal_state (id, committed_batch) VALUES (1, 0);
+                    """)
+        }
         return migrator
     }
 }

@@ -17,6 +17,9 @@ public struct Configuration: Sendable, Equatable, CustomStringConvertible, Custo
     public var writeBackDelay: Double = 2
     /// Seconds before a directory's listing in the bucket is asked for again (other mounts' versions).
     public var remoteListInterval: Double = 30
+    /// Seconds a batch of creates may stay uncommitted in the catalog (the create journal keeps
+    /// them across a crash meanwhile); larger batches make tree copies cheaper.
+    public var catalogCommitInterval: Double = 0.1
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -58,6 +61,9 @@ public struct Configuration: Sendable, Equatable, CustomStringConvertible, Custo
         if let text = values["WRITE_BACK_DELAY"] { config.writeBackDelay = try parseNumber(text, "WRITE_BACK_DELAY") }
         if let text = values["REMOTE_LIST_INTERVAL"] {
             config.remoteListInterval = try parseNumber(text, "REMOTE_LIST_INTERVAL")
+        }
+        if let text = values["CATALOG_COMMIT_INTERVAL"] {
+            config.catalogCommitInterval = try parseNumber(text, "CATALOG_COMMIT_INTERVAL")
         }
         if config.supabaseURL != nil, config.serviceKey == nil, config.useCloudStorage {
             throw ConfigurationError("SUPABASE_URL is set but SUPABASE_SERVICE_KEY is not (set it in the environment or .env)")

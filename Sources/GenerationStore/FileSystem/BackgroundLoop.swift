@@ -1,5 +1,6 @@
 // A background thread that runs one job every `interval` seconds, or sooner when poked: the
-// snapshotter (FileSystem+Snapshot.swift) and the cache clean-up (FileSystem+Cleanup.swift),
+// snapshotter (FileSystem+Snapshot.swift, which also commits batched creates: Catalog.swift)
+// and the cache clean-up (FileSystem+Cleanup.swift),
 // so FUSE threads never pack archives or delete copies themselves.
 import Foundation
 

@@ -182,18 +182,22 @@ extension GenerationFileSystem {
             if let atime = changes.atime { node.atimeNs = atime.totalNanoseconds }
             if let mtime = changes.mtime { node.mtimeNs = mtime.totalNanoseconds }
             node.ctimeNs = now.totalNanoseconds
+            let updated = node
             let sealing = node.role == .version && changes.mode.map { $0 & 0o222 == 0 } == true
-            if let id = node.id, references.isOpen(id), !sealing {
-                // An open file's attributes are saved with its size on flush, like its data.
-                nodes[id] = node
-                dirtyNodes.insert(id)
+            if !sealing {
+                // Like a create, waits for the batch commit: `cp -a` and `tar -x` set times and
+                // modes on every file they write.
+                try writeNodeBatchedLocked("changing attributes") { db in
+                    try updated.updateRow(db)
+                    return ((), updated)
+                }
+                if let id = node.id, nodes[id] != nil { nodes[id] = node }
                 touchVersionLocked(node.versionID, at: now)
                 return entryLocked(node)
             }
-            let updated = node
-            let sealedVersion = try writeCatalogLocked("changing attributes") { db -> VersionRecord? in
-                try updated.update(db)
-                guard sealing, var version = self.versions[updated.id ?? 0] else { return nil }
+            let sealedVersion = try writeCatalogLocked("sealing a version") { db -> VersionRecord? in
+                try updated.updateRow(db)
+                guard var version = self.versions[updated.id ?? 0] else { return nil }
                 version.sealed = true
                 version.updatedAtNs = now.totalNanoseconds
                 try version.update(db)
@@ -203,8 +207,6 @@ extension GenerationFileSystem {
             if let sealedVersion {
                 versions[sealedVersion.nodeID] = sealedVersion
                 logger.info("v\(sealedVersion.number) sealed by chmod a-w")
-            } else {
-                touchVersionLocked(node.versionID, at: now)
             }
             return entryLocked(node)
         }

@@ -52,6 +52,7 @@ extension GenerationFileSystem {
                 return blob
             }
             if let removedBlob { removeContent(removedBlob) }
+            knownChildren.removed(name, from: directory.id ?? 0)
             touchVersionLocked(directory.versionID, at: now)
         }
     }
@@ -68,6 +69,8 @@ extension GenerationFileSystem {
                 _ = try self.detachLocked(child, db)
                 try self.touchDirectory(directory, at: now, db)
             }
+            knownChildren.removed(name, from: directory.id ?? 0)
+            knownChildren.directoryRemoved(childID)
             touchVersionLocked(directory.versionID, at: now)
         }
     }
@@ -107,6 +110,9 @@ extension GenerationFileSystem {
                 return blob
             }
             if let removedBlob { removeContent(removedBlob) }
+            knownChildren.removed(name, from: source.id ?? 0)
+            knownChildren.added(newName, to: target.id ?? 0)
+            if let replaced, replaced.kind == .directory { knownChildren.directoryRemoved(replaced.id ?? 0) }
             if let id = moved.id, nodes[id] != nil { nodes[id] = moved }
             touchVersionLocked(source.versionID, at: now)
         }
@@ -171,6 +177,7 @@ extension GenerationFileSystem {
         }
         versions[record.nodeID] = record
         latestVersion[generationID] = record.nodeID
+        knownChildren.directoryCreated(record.nodeID)
         // The quiet period starts now: a version is not packed (and uploaded) empty the moment
         // `mkdir` makes it, before the tool has had time to write into it.
         activity[record.nodeID] = VersionActivity()
@@ -250,7 +257,7 @@ extension GenerationFileSystem {
         in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil
     ) throws(FSError) -> Node {
         let now = Timespec.now()
-        let (node, saved) = try writeCatalogLocked("creating \(NameRules.printable(name))") { db -> (Node, [Int64]?) in
+        let (node, saved) = try writeNodeBatchedLocked("creating \(NameRules.printable(name))") { db -> ((Node, [Int64]?), Node) in
             var node = Node(
                 id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
@@ -264,13 +271,15 @@ extension GenerationFileSystem {
             }
             guard role == .file else {
                 try self.touchDirectory(directory, at: now, db)
-                return (node, nil)
+                return ((node, nil), node)
             }
             // Files being created one after another (a tree copy) save in this one transaction
             // the sizes of the files closed since the last create and the directory's times.
-            return (node, try self.writeDirtyLocked(db))
+            return ((node, try self.writeDirtyLocked(db)), node)
         }
         if let saved { didSaveDirtyLocked(saved) }
+        knownChildren.added(name, to: directory.id ?? 0)
+        if role == .dir { knownChildren.directoryCreated(node.id ?? 0) }
         if role == .file { touchDirectoryLaterLocked(directory, at: now) }
         // A file's blob is created when create() opens it (BlobStore.open creates a missing blob).
         touchVersionLocked(directory.versionID, at: now)

@@ -45,6 +45,8 @@ public final class GenerationFileSystem: @unchecked Sendable {
     static let unsavedNodesLimit = 256
     /// Versions changed by touchVersionLocked (updated time, dirty) since they were last saved.
     var dirtyVersions: Set<Int64> = []
+    /// Names of the directories this mount made, for lookups that miss without a query.
+    var knownChildren = KnownChildren()
     /// The newest version node of each generation node.
     var latestVersion: [Int64: Int64] = [:]
     /// Handles open for writing, per version node.
@@ -75,12 +77,17 @@ public final class GenerationFileSystem: @unchecked Sendable {
         self.remote = remote
         self.remoteDescription = remoteDescription
         owner = Caller(uid: getuid(), gid: getgid())
-        catalog = try Catalog(path: dataDirectory.catalogPath.string, owner: owner)
+        catalog = try Catalog(
+            path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath, owner: owner,
+            batchAge: .milliseconds(Int64(configuration.catalogCommitInterval * 1000)))
         blobs = try BlobStore(root: dataDirectory.blobsPath)
         cache = try BlobStore(root: dataDirectory.cachePath)
         archivesRoot = dataDirectory.archivesPath
         self.configuration = configuration
         self.logger = logger
+        if catalog.replayedChanges > 0 {
+            logger.notice("restored \(catalog.replayedChanges) created or changed entries from the journal (not yet committed when the last run stopped)")
+        }
         try removeOrphans()
         try recoverSizesFromBlobs()
         indexCacheLocked()
@@ -125,6 +132,18 @@ public final class GenerationFileSystem: @unchecked Sendable {
         }
     }
 
+    /// writeCatalogLocked for a create or an attribute change of one node, whose commit may wait
+    /// for the batch (Catalog.writeBatched).
+    func writeNodeBatchedLocked<T>(
+        _ context: @autoclosure () -> String, _ body: (Database) throws -> (T, Node)
+    ) throws(FSError) -> T {
+        do {
+            return try catalog.writeBatched(body)
+        } catch {
+            throw FSError.wrapping(error, context())
+        }
+    }
+
     func readCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
         do {
             return try catalog.readOnWriter(body)
@@ -150,7 +169,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
 
     /// The real child called `name`, preferring the cached copy (it may hold unsaved sizes).
     func childLocked(_ parent: Node, _ name: [UInt8]) throws(FSError) -> Node? {
-        guard let parentID = parent.id else { return nil }
+        guard let parentID = parent.id, !knownChildren.isSurelyAbsent(name, in: parentID) else { return nil }
         let found = try readCatalogLocked("looking up \(NameRules.printable(name))") {
             try Node.child($0, parent: parentID, name: name)
         }
@@ -202,13 +221,23 @@ public final class GenerationFileSystem: @unchecked Sendable {
         didSaveDirtyLocked(saved)
     }
 
+    /// Commits the creates batched for longer than CATALOG_COMMIT_INTERVAL (the snapshotter's tick).
+    public func commitOldCreates() {
+        do {
+            try catalog.commitBatch(onlyIfOld: true)
+        } catch {
+            logger.error("could not commit the latest creates to the catalog (the create journal keeps them): \(error)")
+        }
+    }
+
     /// At unmount: saves the sizes and times still waiting in memory, so the next mount starts clean.
     public func saveBeforeUnmount() {
         withLockNonThrowing {
             do {
                 try saveDirtyLocked()
+                try catalog.commitBatch()
             } catch {
-                logger.error("could not save file sizes at unmount (the next mount takes them from the blobs): \(error)")
+                logger.error("could not save file sizes and creates at unmount (the next mount takes them from the blobs and the create journal): \(error)")
             }
         }
     }

@@ -137,10 +137,7 @@ extension GenerationFileSystem {
     }
 
     private func knowsVersion(_ project: String, _ generation: String, _ number: Int) -> Bool {
-        withLockNonThrowing {
-            guard let found = try? versionLocked(project, generation, number) else { return false }
-            return found != nil
-        }
+        withLockNonThrowing { (try? versionLocked(project, generation, number)) != nil }
     }
 
     func versionLocked(_ project: String, _ generation: String, _ number: Int) throws(FSError) -> VersionRecord? {

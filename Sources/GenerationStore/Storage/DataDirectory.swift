@@ -7,6 +7,8 @@ public struct DataDirectory: Sendable {
     public let root: FilePath
 
     public var catalogPath: FilePath { root.appending("catalog.sqlite") }
+    /// Creates not yet committed to the catalog (Catalog/CreateJournal.swift).
+    var createJournalPath: FilePath { root.appending("catalog.creates") }
     public var blobsPath: FilePath { root.appending("blobs") }
     public var archivesPath: FilePath { root.appending("archives") }
     /// Contents fetched from the bucket, one file per inode (laid out like blobs).

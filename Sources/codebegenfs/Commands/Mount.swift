@@ -52,7 +52,10 @@ struct Mount: ParsableCommand {
             let fuse = try FuseMount(
                 fileSystem: fileSystem, mountpoint: mountpoint, options: MountOptions(allowOther: allowOther),
                 logger: logger)
-            let snapshotter = BackgroundLoop(name: "snapshotter", interval: 0.05) { fileSystem.takeDueSnapshots() }
+            let snapshotter = BackgroundLoop(name: "snapshotter", interval: 0.05) {
+                fileSystem.commitOldCreates()
+                fileSystem.takeDueSnapshots()
+            }
             snapshotter.start()
             defer { snapshotter.stop() }
             let cleaner = BackgroundLoop(name: "clean-up", interval: 5) { fileSystem.cleanUp() }

@@ -1,0 +1,140 @@
+// The create journal (`catalog.creates` beside the catalog). Creating a file, directory or
+// symlink inserts its node inside a transaction that stays open across many creates (one WAL
+// commit per batch instead of one per file: Catalog.writeBatched). Each created node is
+// appended here first, one write(2), so a kill -9 before the batch commits loses nothing: the
+// next mount inserts the nodes of every batch the catalog has not recorded as committed.
+import Foundation
+import SystemPackage
+
+/// One created node, in the batch whose commit makes it durable in the catalog.
+struct JournalEntry: Equatable, Sendable {
+    var batch: Int64
+    var node: Node
+}
+
+final class CreateJournal: Sendable {
+    private let descriptor: FileDescriptor
+
+    init(path: FilePath) throws {
+        descriptor = try FileDescriptor.open(
+            path, .readWrite, options: [.create, .append, .closeOnExec], permissions: [.ownerReadWrite])
+    }
+
+    deinit { try? descriptor.close() }
+
+    /// Appends one entry with a single write, so that a killed process leaves it whole or absent.
+    func append(_ entry: JournalEntry) throws {
+        let record = Self.encode(entry)
+        let written = try record.withUnsafeBytes { try descriptor.write($0) }
+        guard written == record.count else { throw Errno.ioError }
+    }
+
+    /// Every whole entry, in the order written; reading stops at the first damaged record.
+    func entries() throws -> [JournalEntry] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { try descriptor.read(fromAbsoluteOffset: Int64(bytes.count), into: $0) }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return Self.decode(bytes)
+    }
+
+    /// Empties the journal once its batches are committed.
+    func clear() throws { try descriptor.resize(to: 0) }
+
+    // MARK: - Record format
+
+    // A record: "CBJ1", payload length (UInt32), FNV-1a 64 of the payload, payload. The payload:
+    // batch, id, parent id, version id (0 = none), mode, uid, gid, size, atime, mtime, ctime,
+    // then role, name, link target and archive path as length-prefixed bytes (UInt32.max = nil).
+    // Integers are little-endian.
+    private static let magic: [UInt8] = Array("CBJ1".utf8)
+
+    static func encode(_ entry: JournalEntry) -> [UInt8] {
+        let node = entry.node
+        var payload: [UInt8] = []
+        payload.reserveCapacity(128 + (node.name?.count ?? 0) + (node.linkTarget?.count ?? 0))
+        for value in [entry.batch, node.id ?? 0, node.parentID ?? 0, node.versionID ?? 0] { payload.appendInteger(value) }
+        for value in [node.mode, node.uid, node.gid] { payload.appendInteger(value) }
+        for value in [node.size, node.atimeNs, node.mtimeNs, node.ctimeNs] { payload.appendInteger(value) }
+        payload.appendBytes(Data(node.role.rawValue.utf8))
+        payload.appendBytes(node.name)
+        payload.appendBytes(node.linkTarget)
+        payload.appendBytes(node.archivePath)
+        var record = magic
+        record.appendInteger(UInt32(payload.count))
+        record.appendInteger(fnv1a(payload[...]))
+        return record + payload
+    }
+
+    static func decode(_ bytes: [UInt8]) -> [JournalEntry] {
+        var entries: [JournalEntry] = []
+        var reader = ByteReader(remaining: bytes[...])
+        while let header = reader.take(magic.count), Array(header) == magic,
+            let length: UInt32 = reader.integer(), let checksum: UInt64 = reader.integer(),
+            let payload = reader.take(Int(length)), fnv1a(payload) == checksum,
+            let entry = entry(from: payload)
+        {
+            entries.append(entry)
+        }
+        return entries
+    }
+
+    private static func entry(from payload: ArraySlice<UInt8>) -> JournalEntry? {
+        var reader = ByteReader(remaining: payload)
+        guard let batch: Int64 = reader.integer(), let id: Int64 = reader.integer(),
+            let parentID: Int64 = reader.integer(), let versionID: Int64 = reader.integer(),
+            let mode: UInt32 = reader.integer(), let uid: UInt32 = reader.integer(), let gid: UInt32 = reader.integer(),
+            let size: Int64 = reader.integer(), let atime: Int64 = reader.integer(),
+            let mtime: Int64 = reader.integer(), let ctime: Int64 = reader.integer(),
+            let roleBytes = reader.bytes(), let role = roleBytes.flatMap({ NodeRole(rawValue: String(decoding: $0, as: UTF8.self)) }),
+            let name = reader.bytes(), let linkTarget = reader.bytes(), let archivePath = reader.bytes()
+        else { return nil }
+        let node = Node(
+            id: id, parentID: parentID == 0 ? nil : parentID, name: name, role: role, mode: mode, uid: uid, gid: gid,
+            size: size, atimeNs: atime, mtimeNs: mtime, ctimeNs: ctime, linkTarget: linkTarget,
+            versionID: versionID == 0 ? nil : versionID, archivePath: archivePath)
+        return JournalEntry(batch: batch, node: node)
+    }
+
+    static func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+}
+
+private extension [UInt8] {
+    mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+
+    mutating func appendBytes(_ data: Data?) {
+        guard let data else { return appendInteger(UInt32.max) }
+        appendInteger(UInt32(data.count))
+        append(contentsOf: data)
+    }
+}
+
+/// Reads a record's fields front to back; nil once the bytes run out.
+private struct ByteReader {
+    var remaining: ArraySlice<UInt8>
+
+    mutating func take(_ count: Int) -> ArraySlice<UInt8>? {
+        guard count >= 0, remaining.count >= count else { return nil }
+        defer { remaining = remaining.dropFirst(count) }
+        return remaining.prefix(count)
+    }
+
+    mutating func integer<T: FixedWidthInteger>() -> T? {
+        guard let raw = take(MemoryLayout<T>.size) else { return nil }
+        return raw.reversed().reduce(T.zero) { $0 << 8 | T($1) }
+    }
+
+    /// Length-prefixed bytes: .some(nil) for an absent value, nil when the bytes run out.
+    mutating func bytes() -> Data?? {
+        guard let length: UInt32 = integer() else { return nil }
+        if length == UInt32.max { return .some(nil) }
+        return take(Int(length)).map { .some(Data($0)) }
+    }
+}

@@ -1,0 +1,157 @@
+// Batched creates and their journal (Catalog.writeBatched, CreateJournal) on a real SQLite
+// catalog: a catalog dropped with its batch uncommitted stands for a killed process.
+import Foundation
+import GRDB
+import SystemPackage
+import Testing
+
+@testable import GenerationStore
+
+@Suite struct CreateJournalTests {
+    let directory = NSTemporaryDirectory() + "journal-\(UUID().uuidString)"
+    var catalogPath: String { directory + "/catalog.sqlite" }
+    var journalPath: FilePath { FilePath(directory + "/catalog.creates") }
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func openCatalog() throws -> Catalog {
+        try Catalog(path: catalogPath, journalPath: journalPath, owner: Caller(uid: 0, gid: 0))
+    }
+
+    func node(_ name: [UInt8], parent: Int64 = Catalog.projectsID, role: NodeRole = .dir, link: [UInt8]? = nil) -> Node {
+        Node(
+            id: nil, parentID: parent, name: Data(name), role: role, mode: 0o750, uid: 7, gid: 8,
+            size: Int64(link?.count ?? 0), atimeNs: 1, mtimeNs: 2, ctimeNs: 3, linkTarget: link.map { Data($0) },
+            versionID: nil)
+    }
+
+    /// Creates `node` the way the file system does: one batched insert.
+    @discardableResult
+    func create(_ catalog: Catalog, _ node: Node) throws -> Node {
+        try catalog.writeBatched { db in
+            var inserted = node
+            try inserted.insertRow(db)
+            return (inserted, inserted)
+        }
+    }
+
+    /// The nodes under `projects/`, read with a connection of its own (committed rows only).
+    func committedChildren() throws -> [Node] {
+        try DatabaseQueue(path: catalogPath).read { try Node.children($0, parent: Catalog.projectsID) }
+    }
+
+    @Test func recordsRoundTripAndADamagedRecordEndsTheReplay() throws {
+        let entries = [
+            JournalEntry(batch: 3, node: { var n = node([0xff, 0x00, 0x41]); n.id = 40; return n }()),
+            JournalEntry(batch: 3, node: { var n = node(Array("l".utf8), role: .symlink, link: Array("../t".utf8)); n.id = 41; return n }()),
+            JournalEntry(batch: 4, node: { var n = node(Array("f".utf8), role: .file); n.id = 42; n.versionID = 9; return n }()),
+        ]
+        let bytes = entries.flatMap(CreateJournal.encode)
+        #expect(CreateJournal.decode(bytes) == entries)
+        // A record cut short by a crash, then one with a flipped byte: replay keeps what came before.
+        let second = CreateJournal.encode(entries[0]).count
+        #expect(CreateJournal.decode(Array(bytes.dropLast(5))) == Array(entries.prefix(2)))
+        var flipped = bytes
+        flipped[second + 30] ^= 0x01
+        #expect(CreateJournal.decode(flipped) == Array(entries.prefix(1)))
+        #expect(CreateJournal.decode(Array(repeating: 0, count: 64)).isEmpty)
+    }
+
+    @Test func createsOfAnUncommittedBatchAreRestoredWhenTheCatalogOpensAgain() throws {
+        var created: [Node] = []
+        do {
+            let catalog = try openCatalog()
+            let directory = try create(catalog, node(Array("d".utf8)))
+            created = [
+                directory,
+                try create(catalog, node(Array("file".utf8), parent: directory.id ?? 0, role: .file)),
+                try create(catalog, node(Array("link".utf8), parent: directory.id ?? 0, role: .symlink, link: Array("file".utf8))),
+            ]
+            #expect(try committedChildren().isEmpty, "the batch is not committed yet")
+        }  // dropped uncommitted, as by kill -9
+        let reopened = try openCatalog()
+        #expect(reopened.replayedChanges == 3)
+        let restored = try reopened.readOnWriter { db in try created.map { try Node.withID(db, $0.id ?? 0) } }
+        #expect(restored == created)
+        #expect(try committedChildren().map(\.name) == [Data("d".utf8)], "replayed rows are committed")
+        #expect(try openCatalog().replayedChanges == 0, "and not replayed twice")
+    }
+
+    @Test func anAttributeChangeOfACommittedNodeIsRestoredToo() throws {
+        var changed = node(Array("d".utf8))
+        do {
+            let catalog = try openCatalog()
+            changed = try create(catalog, changed)
+            try catalog.commitBatch()
+            changed.mode = 0o700
+            changed.mtimeNs = 99
+            let saved = changed
+            try catalog.writeBatched { db in
+                try saved.updateRow(db)
+                return ((), saved)
+            }
+        }
+        #expect(try openCatalog().replayedChanges == 1)
+        #expect(try committedChildren() == [changed])
+    }
+
+    @Test func aWriteCommitsTheBatchAndATimedCommitWaitsForTheBatchAge() throws {
+        let catalog = try Catalog(
+            path: catalogPath, journalPath: journalPath, owner: Caller(uid: 0, gid: 0), batchAge: .milliseconds(200))
+        try create(catalog, node(Array("a".utf8)))
+        try catalog.commitBatch(onlyIfOld: true)
+        #expect(try committedChildren().isEmpty, "younger than the batch age")
+        usleep(250_000)
+        try catalog.commitBatch(onlyIfOld: true)
+        #expect(try committedChildren().count == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: journalPath.string)).isEmpty, "a committed batch empties the journal")
+
+        try create(catalog, node(Array("b".utf8)))
+        try catalog.write { db in try db.execute(sql: "UPDATE node SET mode = 448 WHERE name = ?", arguments: [Data("a".utf8)]) }
+        #expect(try committedChildren().map(\.name) == [Data("a".utf8), Data("b".utf8)])
+    }
+
+    @Test func aFullBatchCommitsAtOnce() throws {
+        do {
+            let catalog = try openCatalog()
+            for i in 0..<(Catalog.batchLimit + 5) { try create(catalog, node(Array("n\(i)".utf8))) }
+        }
+        #expect(try committedChildren().count == Catalog.batchLimit)
+        #expect(try openCatalog().replayedChanges == 5)
+        #expect(try committedChildren().count == Catalog.batchLimit + 5)
+    }
+
+    @Test func aFailingChangeIsUndoneAloneAndTheBatchStays() throws {
+        do {
+            let catalog = try openCatalog()
+            try create(catalog, node(Array("kept".utf8)))
+            #expect(throws: DatabaseError.self) { try create(catalog, node(Array("kept".utf8))) }
+            struct Refused: Error {}
+            #expect(throws: Refused.self) {
+                try catalog.write { db in
+                    try db.execute(sql: "DELETE FROM node WHERE name = ?", arguments: [Data("kept".utf8)])
+                    throw Refused()
+                }
+            }
+            try create(catalog, node(Array("also".utf8)))
+            #expect(try committedChildren().isEmpty)
+        }
+        #expect(try openCatalog().replayedChanges == 2)
+        #expect(try committedChildren().map(\.name) == [Data("also".utf8), Data("kept".utf8)])
+    }
+
+    @Test func entriesOfCommittedBatchesAreNeverInsertedAgain() throws {
+        do {
+            let catalog = try openCatalog()
+            let gone = try create(catalog, node(Array("gone".utf8)))
+            try catalog.commitBatch()
+            try catalog.write { db in _ = try Node.deleteOne(db, key: gone.id) }
+            // As if emptying the journal had failed after the batch committed.
+            try CreateJournal(path: journalPath).append(JournalEntry(batch: 1, node: gone))
+        }
+        #expect(try openCatalog().replayedChanges == 0)
+        #expect(try committedChildren().isEmpty, "a deleted node does not come back")
+    }
+}
