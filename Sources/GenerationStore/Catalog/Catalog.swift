@@ -8,9 +8,8 @@ import SystemPackage
 final class Catalog: Sendable {
     static let rootID: Int64 = 1
     static let projectsID: Int64 = 2
-    /// A batch of creates commits once it holds this many, or when it is `batchAge` old.
+    /// A batch commits by itself once it holds this many changes.
     static let batchLimit = 1024
-    let batchAge: Duration
 
     private let pool: DatabasePool
     private let journal: CreateJournal
@@ -21,7 +20,6 @@ final class Catalog: Sendable {
     private struct Batch {
         var number: Int64
         var created: [Node] = []
-        var openedAt: ContinuousClock.Instant?
         /// A commit failed and SQLite rolled the batch back.
         var needsReinsert = false
     }
@@ -30,8 +28,7 @@ final class Catalog: Sendable {
     /// Opens (creating if needed) the catalog at `path`, migrates it, makes sure the root and
     /// `projects/` exist with the given owner, and inserts what the create journal at
     /// `journalPath` holds of batches the last run did not commit.
-    init(path: String, journalPath: FilePath, owner: Caller, batchAge: Duration = .milliseconds(100)) throws {
-        self.batchAge = batchAge
+    init(path: String, journalPath: FilePath, owner: Caller) throws {
         var configuration = GRDB.Configuration()
         // Batched creates keep a transaction open between accesses (writeBatched).
         configuration.allowsUnsafeTransactions = true
@@ -108,8 +105,8 @@ final class Catalog: Sendable {
     /// A change of one node that can wait for its commit: a create, or new attributes. `body`
     /// writes the node's row and returns the row with its result. The change joins the open
     /// batch and the row is appended to the journal; the batch commits with the next `write`,
-    /// when it is full, or when `commitBatch` finds it old. If the journal cannot take the row,
-    /// it commits at once instead.
+    /// when it is full, or by `commitBatch`. If the journal cannot take the row, it commits at
+    /// once instead.
     func writeBatched<T>(_ body: (Database) throws -> (T, Node)) throws -> T {
         try pool.writeWithoutTransaction { db in
             let (result, node) = try change(db, body)
@@ -120,7 +117,6 @@ final class Catalog: Sendable {
                     return nil
                 }
                 batch.created.append(node)
-                if batch.openedAt == nil { batch.openedAt = .now }
                 return batch.created.count >= Self.batchLimit
             }
             if full != false { try commit(db) }
@@ -128,10 +124,9 @@ final class Catalog: Sendable {
         }
     }
 
-    /// Commits the open batch, or only if it is `batchAge` old (the background loop's job).
-    func commitBatch(onlyIfOld: Bool = false) throws {
-        let age = onlyIfOld ? batchAge : .zero
-        guard let openedAt = batch.withLock({ $0.openedAt }), ContinuousClock.now - openedAt >= age else { return }
+    /// Commits the open batch, if any (the file system does every CATALOG_COMMIT_INTERVAL).
+    func commitBatch() throws {
+        guard batch.withLock({ !$0.created.isEmpty }) else { return }
         try pool.writeWithoutTransaction { db in try commit(db) }
     }
 

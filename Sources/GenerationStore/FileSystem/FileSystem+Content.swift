@@ -152,8 +152,9 @@ extension GenerationFileSystem {
         try? blob.descriptor.close()
         if blob.writable { openWriters[blob.versionID, default: 1] -= 1 }
         // The size need not be committed here: after a crash it is recovered from the blob
-        // (FileSystem+Recovery.swift). It is saved with the next create, snapshot, fsync or
-        // status read; a transaction of its own only once many sizes are waiting.
+        // (FileSystem+Recovery.swift). The snapshotter's thread saves it with the next batch
+        // commit (saveChangesInBackground), as do a snapshot, fsync or status read; a request
+        // saves sizes itself only once many are waiting.
         if dirtyNodes.count >= Self.unsavedNodesLimit {
             do {
                 try saveDirtyLocked()

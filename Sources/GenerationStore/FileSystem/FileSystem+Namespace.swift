@@ -257,7 +257,7 @@ extension GenerationFileSystem {
         in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil
     ) throws(FSError) -> Node {
         let now = Timespec.now()
-        let (node, saved) = try writeNodeBatchedLocked("creating \(NameRules.printable(name))") { db -> ((Node, [Int64]?), Node) in
+        let node = try writeNodeBatchedLocked("creating \(NameRules.printable(name))") { db -> (Node, Node) in
             var node = Node(
                 id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
@@ -269,15 +269,9 @@ extension GenerationFileSystem {
                 // UNIQUE(parent_id, name): create() relies on it instead of looking the name up first.
                 throw FSError.exists("\(NameRules.printable(name)) exists")
             }
-            guard role == .file else {
-                try self.touchDirectory(directory, at: now, db)
-                return ((node, nil), node)
-            }
-            // Files being created one after another (a tree copy) save in this one transaction
-            // the sizes of the files closed since the last create and the directory's times.
-            return ((node, try self.writeDirtyLocked(db)), node)
+            if role != .file { try self.touchDirectory(directory, at: now, db) }
+            return (node, node)
         }
-        if let saved { didSaveDirtyLocked(saved) }
         knownChildren.added(name, to: directory.id ?? 0)
         if role == .dir { knownChildren.directoryCreated(node.id ?? 0) }
         if role == .file { touchDirectoryLaterLocked(directory, at: now) }

@@ -47,6 +47,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
     var dirtyVersions: Set<Int64> = []
     /// Names of the directories this mount made, for lookups that miss without a query.
     var knownChildren = KnownChildren()
+    var lastBackgroundSave = ContinuousClock.now
     /// The newest version node of each generation node.
     var latestVersion: [Int64: Int64] = [:]
     /// Handles open for writing, per version node.
@@ -78,8 +79,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
         self.remoteDescription = remoteDescription
         owner = Caller(uid: getuid(), gid: getgid())
         catalog = try Catalog(
-            path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath, owner: owner,
-            batchAge: .milliseconds(Int64(configuration.catalogCommitInterval * 1000)))
+            path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath, owner: owner)
         blobs = try BlobStore(root: dataDirectory.blobsPath)
         cache = try BlobStore(root: dataDirectory.cachePath)
         archivesRoot = dataDirectory.archivesPath
@@ -217,16 +217,31 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// Writes the unsaved sizes and times of nodes and versions to the catalog.
     func saveDirtyLocked() throws(FSError) {
         guard !dirtyNodes.isEmpty || !dirtyVersions.isEmpty else { return }
-        let saved = try writeCatalogLocked("saving file sizes and times") { db in try self.writeDirtyLocked(db) }
-        didSaveDirtyLocked(saved)
+        let changed = dirtyNodes.compactMap { nodes[$0] }
+        let changedVersions = dirtyVersions.compactMap { versions[$0] }
+        try writeCatalogLocked("saving file sizes and times") { db in
+            for node in changed { try node.updateAttributes(db) }
+            for version in changedVersions { try version.updateActivity(db) }
+        }
+        dirtyNodes.removeAll()
+        dirtyVersions.removeAll()
+        for id in changed.compactMap(\.id) { releaseIfUnreferencedLocked(id) }
     }
 
-    /// Commits the creates batched for longer than CATALOG_COMMIT_INTERVAL (the snapshotter's tick).
-    public func commitOldCreates() {
+    /// Every CATALOG_COMMIT_INTERVAL (on the snapshotter's tick): saves the sizes and times
+    /// waiting in memory and commits the batch of creates, off the requests' path.
+    public func saveChangesInBackground() {
+        let now = ContinuousClock.now
+        let interval = Duration.milliseconds(Int64(configuration.catalogCommitInterval * 1000))
+        guard withLockNonThrowing({ now - lastBackgroundSave >= interval }) else { return }
         do {
-            try catalog.commitBatch(onlyIfOld: true)
+            try withLock { () throws(FSError) in
+                lastBackgroundSave = now
+                try saveDirtyLocked()
+            }
+            try catalog.commitBatch()
         } catch {
-            logger.error("could not commit the latest creates to the catalog (the create journal keeps them): \(error)")
+            logger.error("could not save the latest changes to the catalog (blobs and the create journal keep them): \(error)")
         }
     }
 
@@ -240,21 +255,6 @@ public final class GenerationFileSystem: @unchecked Sendable {
                 logger.error("could not save file sizes and creates at unmount (the next mount takes them from the blobs and the create journal): \(error)")
             }
         }
-    }
-
-    /// Writes the unsaved sizes and times in the caller's transaction; once it has committed,
-    /// the caller passes the result to didSaveDirtyLocked (still under the lock).
-    func writeDirtyLocked(_ db: Database) throws -> [Int64] {
-        let changed = dirtyNodes.compactMap { nodes[$0] }
-        for node in changed { try node.updateAttributes(db) }
-        for version in dirtyVersions.compactMap({ versions[$0] }) { try version.updateActivity(db) }
-        return changed.compactMap(\.id)
-    }
-
-    func didSaveDirtyLocked(_ saved: [Int64]) {
-        dirtyNodes.removeAll()
-        dirtyVersions.removeAll()
-        for id in saved { releaseIfUnreferencedLocked(id) }
     }
 
     // MARK: - Versions

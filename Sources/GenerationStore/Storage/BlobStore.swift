@@ -7,9 +7,11 @@ import SystemPackage
 
 struct BlobStore: Sendable {
     let root: FilePath
+    private let room: DiskRoom
 
     init(root: FilePath) throws {
         self.root = root
+        room = DiskRoom(path: root)
         try DataDirectory.makeDirectory(root)
     }
 
@@ -93,13 +95,6 @@ struct BlobStore: Sendable {
         return Int64(info.st_size)
     }
 
-    /// Whether `bytes` more of file data leave the catalog room to record them: writes stop short of
-    /// the last min(64 MiB, 5 %) of the disk, so sizes, unlinks and renames can still be committed.
-    func hasRoom(for bytes: Int) -> Bool {
-        var info = statvfs()
-        guard statvfs(root.string, &info) == 0 else { return true }
-        let blockSize = UInt64(info.f_frsize)
-        let reserve = min(64 << 20, UInt64(info.f_blocks) * blockSize / 20)
-        return UInt64(info.f_bavail) * blockSize >= UInt64(bytes) + reserve
-    }
+    /// Whether `bytes` more of file data leave the catalog room to record them (DiskRoom).
+    func hasRoom(for bytes: Int) -> Bool { room.hasRoom(for: bytes) }
 }

@@ -53,7 +53,7 @@ struct Mount: ParsableCommand {
                 fileSystem: fileSystem, mountpoint: mountpoint, options: MountOptions(allowOther: allowOther),
                 logger: logger)
             let snapshotter = BackgroundLoop(name: "snapshotter", interval: 0.05) {
-                fileSystem.commitOldCreates()
+                fileSystem.saveChangesInBackground()
                 fileSystem.takeDueSnapshots()
             }
             snapshotter.start()
