@@ -119,7 +119,11 @@ final class Catalog: Sendable {
                 batch.created.append(node)
                 return batch.created.count >= Self.batchLimit
             }
-            if full != false { try commit(db) }
+            switch full {
+            case nil: try commit(db)  // not journaled: durable only once committed
+            case true?: try? commit(db)  // journaled: a failed commit is retried by the next one
+            case false?: break
+            }
             return result
         }
     }
