@@ -7,8 +7,8 @@
 #   (b) bindfs passthrough of a plain directory,
 #   (c) rclone mount of a local directory with --vfs-cache-mode full,
 #   (d) an open version of codebegenfs (release build, USE_CLOUD_STORAGE=false).
-# Each measurement runs REPS times (default 3); the table shows medians in seconds, ratios to
-# (a), and codebegenfs / bindfs. Target: tree copy on (d) <= bindfs / 0.9.
+# Each measurement runs REPS times (default 3), the targets taking turns within each rep; the
+# table shows medians in seconds, ratios to (a), and codebegenfs / bindfs. Target: tree copy on (d) <= bindfs / 0.9.
 #
 # Usage (as root, from anywhere): bash bench/tree-copy.sh
 # Environment: REPS=3  BIG_MB=1024  BENCH_DIR=<work dir, default a new dir in /var/tmp>  KEEP=1 (keep it)
@@ -114,28 +114,34 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
-declare -A RESULT
-for target in "${TARGETS[@]}"; do
-    dest=${DEST[$target]}
-    copies=() writes=() reads=()
-    for rep in $(seq 1 "$REPS"); do
+# Rep by rep, every target in turn: the machine drifts during a run (page cache, dirty data,
+# other load), and running all of one target's reps before the next gave the last target the
+# worst conditions.
+declare -A RESULT TIMES
+for rep in $(seq 1 "$REPS"); do
+    for target in "${TARGETS[@]}"; do
+        dest=${DEST[$target]}
         sync
         t0=$(now); cp -r "$SRC" "$dest/tree-$rep"; t1=$(now)
-        copies+=("$(elapsed "$t0" "$t1")")
+        copy=$(elapsed "$t0" "$t1")
         [[ $(find "$dest/tree-$rep" -type f | wc -l) -eq $FILES ]] || { echo "$target: copy incomplete" >&2; exit 1; }
 
         sync
         t0=$(now); dd if=/dev/zero of="$dest/big-$rep" bs=1M count="$BIG_MB" conv=fsync status=none; t1=$(now)
-        writes+=("$(elapsed "$t0" "$t1")")
+        write=$(elapsed "$t0" "$t1")
         drop_caches
         t0=$(now); dd if="$dest/big-$rep" of=/dev/null bs=1M status=none; t1=$(now)
-        reads+=("$(elapsed "$t0" "$t1")")
+        read=$(elapsed "$t0" "$t1")
         rm -f "$dest/big-$rep"
-        echo "  $target rep $rep: copy ${copies[-1]} s, write ${writes[-1]} s, read ${reads[-1]} s" >&2
+        TIMES[$target,copy]+=" $copy" TIMES[$target,write]+=" $write" TIMES[$target,read]+=" $read"
+        echo "  $target rep $rep: copy $copy s, write $write s, read $read s" >&2
     done
-    RESULT[$target,copy]=$(median "${copies[@]}")
-    RESULT[$target,write]=$(median "${writes[@]}")
-    RESULT[$target,read]=$(median "${reads[@]}")
+done
+for target in "${TARGETS[@]}"; do
+    for m in copy write read; do
+        # shellcheck disable=SC2086 # the times are a space-separated list
+        RESULT[$target,$m]=$(median ${TIMES[$target,$m]})
+    done
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

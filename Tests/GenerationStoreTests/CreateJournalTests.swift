@@ -183,6 +183,22 @@ import Testing
         #expect(committed == kept)
     }
 
+    @Test func aJournalRowTheCatalogRefusesIsSkippedWithItsReason() throws {
+        _ = try openCatalog()
+        var orphan = node(Array("lost".utf8), parent: 999)
+        orphan.id = 500
+        var fine = node(Array("fine".utf8))
+        fine.id = 501
+        let journal = try CreateJournal(path: journalPath)
+        try journal.append(JournalEntry(batch: 1, node: orphan))
+        try journal.append(JournalEntry(batch: 1, node: fine))
+        let reopened = try openCatalog()
+        #expect(reopened.replayedChanges == 1)
+        #expect(reopened.replaySkipped.count == 1)
+        #expect(reopened.replaySkipped.first?.contains("inode 500 (lost)") == true, "\(reopened.replaySkipped)")
+        #expect(try committedChildren().map(\.name) == [Data("fine".utf8)])
+    }
+
     @Test func entriesOfCommittedBatchesAreNeverInsertedAgain() throws {
         do {
             let catalog = try openCatalog()

@@ -15,6 +15,8 @@ final class Catalog: Sendable {
     private let journal: CreateJournal
     /// Nodes written from the journal at open: changes a killed process had not committed.
     let replayedChanges: Int
+    /// Journal rows the catalog refused at open, with the reason.
+    let replaySkipped: [String]
 
     /// The open batch. Only touched on the writer connection, which GRDB serializes.
     private struct Batch {
@@ -44,9 +46,10 @@ final class Catalog: Sendable {
         pool = try DatabasePool(path: path, configuration: configuration)
         try CatalogMigrations.migrator.migrate(pool)
         journal = try CreateJournal(path: journalPath)
-        let (replayed, lastBatch) = try Self.replay(journal.entries(), into: pool)
+        let (replayed, lastBatch, skipped) = try Self.replay(journal.entries(), into: pool)
         try journal.clear()
         replayedChanges = replayed
+        replaySkipped = skipped
         batch = Mutex(Batch(number: lastBatch + 1))
         try pool.write { db in
             let now = Timespec.now().totalNanoseconds
@@ -65,22 +68,31 @@ final class Catalog: Sendable {
     /// Writes the journal's nodes of uncommitted batches (inserted, or their row replaced: the
     /// journal is newer than anything committed), marks their versions for a new snapshot, and
     /// records the batches as committed. Returns how many nodes it wrote and the last batch number.
-    private static func replay(_ entries: [JournalEntry], into pool: DatabasePool) throws -> (Int, Int64) {
+    /// A row the catalog refuses (its parent gone, its name taken) is skipped with the reason
+    /// in `replaySkipped`, so a damaged journal never keeps the data directory from mounting.
+    private static func replay(_ entries: [JournalEntry], into pool: DatabasePool) throws -> (Int, Int64, [String]) {
         try pool.write { db in
             let committed = try Int64.fetchOne(db, sql: "SELECT committed_batch FROM journal_state") ?? 0
             let last = max(committed, entries.map(\.batch).max() ?? 0)
-            var inserted = 0
+            var written = 0
+            var skipped: [String] = []
             for entry in entries where entry.batch > committed {
-                guard let id = entry.node.id else { continue }
                 var node = entry.node
-                if try Node.withID(db, id) == nil { try node.insert(db) } else { try node.updateRow(db) }
-                if let version = node.versionID {
-                    try db.execute(sql: "UPDATE version SET dirty = 1 WHERE node_id = ?", arguments: [version])
+                do {
+                    try db.inSavepoint {
+                        if try Node.withID(db, node.id ?? 0) == nil { try node.insert(db) } else { try node.updateRow(db) }
+                        if let version = node.versionID {
+                            try db.execute(sql: "UPDATE version SET dirty = 1 WHERE node_id = ?", arguments: [version])
+                        }
+                        return .commit
+                    }
+                    written += 1
+                } catch {
+                    skipped.append("inode \(node.id ?? 0) (\(String(decoding: node.nameBytes, as: UTF8.self))): \(error)")
                 }
-                inserted += 1
             }
             try db.execute(sql: "UPDATE journal_state SET committed_batch = ?", arguments: [last])
-            return (inserted, last)
+            return (written, last, skipped)
         }
     }
 

@@ -85,6 +85,9 @@ public final class GenerationFileSystem: @unchecked Sendable {
         archivesRoot = dataDirectory.archivesPath
         self.configuration = configuration
         self.logger = logger
+        for skipped in catalog.replaySkipped {
+            logger.warning("a create journal entry could not be restored and is skipped: \(skipped)")
+        }
         if catalog.replayedChanges > 0 {
             logger.notice("restored \(catalog.replayedChanges) created or changed entries from the journal (not yet committed when the last run stopped)")
         }
