@@ -30,6 +30,15 @@ import Testing
         }
     }
 
+    @Test func catalogCommitInterval() throws {
+        #expect(try Configuration.resolve(environment: [:], dotenv: nil, dataDirectoryFlag: "/d").catalogCommitInterval == 0.1)
+        let config = try Configuration.resolve(environment: ["CATALOG_COMMIT_INTERVAL": "2.5"], dotenv: nil, dataDirectoryFlag: "/d")
+        #expect(config.catalogCommitInterval == 2.5)
+        #expect(throws: ConfigurationError("CATALOG_COMMIT_INTERVAL must be a non-negative number, not \"-1\"")) {
+            try Configuration.resolve(environment: ["CATALOG_COMMIT_INTERVAL": "-1"], dotenv: nil, dataDirectoryFlag: "/d")
+        }
+    }
+
     @Test func environmentOverridesDotenvAndFlagOverridesBoth() throws {
         let dotenv = """
             # comment

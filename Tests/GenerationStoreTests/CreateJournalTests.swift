@@ -174,13 +174,23 @@ import Testing
         try run("mount -t tmpfs -o size=4m tmpfs \(disk)")
         defer { try? run("umount -l \(disk)") }
         let catalog = try Catalog(path: disk + "/catalog.sqlite", journalPath: journalPath, owner: Caller(uid: 0, gid: 0))
+        var base = try create(catalog, node(Array("base".utf8)))
+        try catalog.commitBatch()
         try run("dd if=/dev/zero of=\(disk)/filler bs=4k 2>/dev/null; true")
         let kept = try create(catalog, node(Array("kept".utf8)))
+        base.mode = 0o700
+        let changed = base
+        try catalog.writeBatched { db in
+            try changed.updateRow(db)
+            return ((), changed)
+        }
         #expect(throws: DatabaseError.self, "the disk is full") { try catalog.commitBatch() }
         try run("rm \(disk)/filler")
         try catalog.commitBatch()
-        let committed = try DatabaseQueue(path: disk + "/catalog.sqlite").read { try Node.withID($0, kept.id ?? 0) }
-        #expect(committed == kept)
+        let committed = try DatabaseQueue(path: disk + "/catalog.sqlite").read { db in
+            try [kept, changed].map { try Node.withID(db, $0.id ?? 0) }
+        }
+        #expect(committed == [kept, changed], "the new row and the changed one")
     }
 
     @Test func aJournalRowTheCatalogRefusesIsSkippedWithItsReason() throws {

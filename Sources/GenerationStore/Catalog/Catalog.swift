@@ -1,5 +1,6 @@
 // The catalog: the one SQLite database (WAL) of a data directory, and the queries on it.
-// Callers group the changes of one operation in one `write` transaction.
+// Callers group the changes of one operation in one `write`, committed before it returns, or
+// make a create or attribute change with `writeBatched`, committed with the open batch.
 import Foundation
 import GRDB
 import Synchronization
@@ -21,7 +22,8 @@ final class Catalog: Sendable {
     /// The open batch. Only touched on the writer connection, which GRDB serializes.
     private struct Batch {
         var number: Int64
-        var created: [Node] = []
+        /// The rows written by the batch's changes, in order.
+        var changed: [Node] = []
         /// A commit failed and SQLite rolled the batch back.
         var needsReinsert = false
     }
@@ -77,10 +79,10 @@ final class Catalog: Sendable {
             var written = 0
             var skipped: [String] = []
             for entry in entries where entry.batch > committed {
-                var node = entry.node
+                let node = entry.node
                 do {
                     try db.inSavepoint {
-                        if try Node.withID(db, node.id ?? 0) == nil { try node.insert(db) } else { try node.updateRow(db) }
+                        try writeRow(node, db)
                         if let version = node.versionID {
                             try db.execute(sql: "UPDATE version SET dirty = 1 WHERE node_id = ?", arguments: [version])
                         }
@@ -94,6 +96,12 @@ final class Catalog: Sendable {
             try db.execute(sql: "UPDATE journal_state SET committed_batch = ?", arguments: [last])
             return (written, last, skipped)
         }
+    }
+
+    /// A journaled row: inserted, or replacing the row (the journal is newer than the catalog).
+    private static func writeRow(_ node: Node, _ db: Database) throws {
+        var node = node
+        if try Node.withID(db, node.id ?? 0) == nil { try node.insert(db) } else { try node.updateRow(db) }
     }
 
     /// A read on a reader connection, for callers that do not hold the file system's lock.
@@ -128,8 +136,8 @@ final class Catalog: Sendable {
                 } catch {
                     return nil
                 }
-                batch.created.append(node)
-                return batch.created.count >= Self.batchLimit
+                batch.changed.append(node)
+                return batch.changed.count >= Self.batchLimit
             }
             switch full {
             case nil: try commit(db)  // not journaled: durable only once committed
@@ -142,7 +150,7 @@ final class Catalog: Sendable {
 
     /// Commits the open batch, if any (the file system does every CATALOG_COMMIT_INTERVAL).
     func commitBatch() throws {
-        guard batch.withLock({ !$0.created.isEmpty }) else { return }
+        guard batch.withLock({ !$0.changed.isEmpty }) else { return }
         try pool.writeWithoutTransaction { db in try commit(db) }
     }
 
@@ -166,32 +174,32 @@ final class Catalog: Sendable {
         } catch {
             try? db.execute(sql: "ROLLBACK TO SAVEPOINT change")
             try? db.execute(sql: "RELEASE SAVEPOINT change")
-            if batch.withLock({ $0.created.isEmpty }), db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
+            if batch.withLock({ $0.changed.isEmpty }), db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
             throw error
         }
     }
 
     /// Commits the open transaction and with it the batch. If the commit fails, SQLite has
-    /// rolled the batch back: its creates are inserted again from memory by the next commit
-    /// (and from the journal by the next mount, if no commit succeeds before).
+    /// rolled the batch back: its rows are written again from memory by the next commit (and
+    /// from the journal by the next mount, if no commit succeeds before).
     private func commit(_ db: Database) throws {
-        let (number, created, reinsert) = batch.withLock { ($0.number, $0.created, $0.needsReinsert) }
+        let (number, changed, reinsert) = batch.withLock { ($0.number, $0.changed, $0.needsReinsert) }
         guard db.isInsideTransaction || reinsert else { return }
         do {
             if !db.isInsideTransaction { try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute() }
             if reinsert {
-                for var node in created where try Node.withID(db, node.id ?? 0) == nil { try node.insert(db) }
+                for node in changed { try Self.writeRow(node, db) }
             }
-            if !created.isEmpty {
+            if !changed.isEmpty {
                 try db.cachedStatement(sql: "UPDATE journal_state SET committed_batch = ?").execute(arguments: [number])
             }
             try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
         } catch {
             if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
-            batch.withLock { $0.needsReinsert = !$0.created.isEmpty }
+            batch.withLock { $0.needsReinsert = !$0.changed.isEmpty }
             throw error
         }
-        if !created.isEmpty { endBatch() }
+        if !changed.isEmpty { endBatch() }
     }
 
     /// After a batch committed: the next one gets a new number and the journal starts empty
