@@ -162,19 +162,22 @@ final class Catalog: Sendable {
         }
     }
 
-    /// Runs `body` in a savepoint of the open transaction, begun if there is none: a failing
-    /// change is undone alone and the batch it joined stays as it was.
+    /// Runs `body` in the open transaction, or in a new one. Joining an open transaction (the
+    /// batch), it runs in a savepoint: a failing change is undone alone and the batch stays.
     private func change<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
-        if !db.isInsideTransaction { try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute() }
-        try db.cachedStatement(sql: "SAVEPOINT change").execute()
+        let joining = db.isInsideTransaction
+        try db.cachedStatement(sql: joining ? "SAVEPOINT change" : "BEGIN IMMEDIATE TRANSACTION").execute()
         do {
             let result = try body(db)
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT change").execute()
+            if joining { try db.cachedStatement(sql: "RELEASE SAVEPOINT change").execute() }
             return result
         } catch {
-            try? db.execute(sql: "ROLLBACK TO SAVEPOINT change")
-            try? db.execute(sql: "RELEASE SAVEPOINT change")
-            if batch.withLock({ $0.changed.isEmpty }), db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
+            if joining {
+                try? db.execute(sql: "ROLLBACK TO SAVEPOINT change")
+                try? db.execute(sql: "RELEASE SAVEPOINT change")
+            } else if db.isInsideTransaction {
+                try? db.execute(sql: "ROLLBACK TRANSACTION")
+            }
             throw error
         }
     }

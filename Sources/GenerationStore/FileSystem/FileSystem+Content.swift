@@ -184,31 +184,29 @@ extension GenerationFileSystem {
             if let mtime = changes.mtime { node.mtimeNs = mtime.totalNanoseconds }
             node.ctimeNs = now.totalNanoseconds
             let updated = node
-            let sealing = node.role == .version && changes.mode.map { $0 & 0o222 == 0 } == true
-            if !sealing {
+            if node.role == .version, changes.mode.map({ $0 & 0o222 == 0 }) == true {
+                let sealedVersion = try writeCatalogLocked("sealing a version") { db -> VersionRecord? in
+                    try updated.updateRow(db)
+                    guard var version = self.versions[updated.id ?? 0] else { return nil }
+                    version.sealed = true
+                    version.updatedAtNs = now.totalNanoseconds
+                    try version.update(db)
+                    return version
+                }
+                if let sealedVersion {
+                    versions[sealedVersion.nodeID] = sealedVersion
+                    logger.info("v\(sealedVersion.number) sealed by chmod a-w")
+                }
+            } else {
                 // Like a create, waits for the batch commit: `cp -a` and `tar -x` set times and
                 // modes on every file they write.
                 try writeNodeBatchedLocked("changing attributes") { db in
                     try updated.updateRow(db)
                     return ((), updated)
                 }
-                if let id = node.id, nodes[id] != nil { nodes[id] = node }
                 touchVersionLocked(node.versionID, at: now)
-                return entryLocked(node)
-            }
-            let sealedVersion = try writeCatalogLocked("sealing a version") { db -> VersionRecord? in
-                try updated.updateRow(db)
-                guard var version = self.versions[updated.id ?? 0] else { return nil }
-                version.sealed = true
-                version.updatedAtNs = now.totalNanoseconds
-                try version.update(db)
-                return version
             }
             if let id = node.id, nodes[id] != nil { nodes[id] = node }
-            if let sealedVersion {
-                versions[sealedVersion.nodeID] = sealedVersion
-                logger.info("v\(sealedVersion.number) sealed by chmod a-w")
-            }
             return entryLocked(node)
         }
     }

@@ -128,11 +128,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// Runs a catalog transaction; any failure becomes an FSError naming `context` (built only
     /// then: lookups and creates are too frequent to format a file name for nothing).
     func writeCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
-        do {
-            return try catalog.write(body)
-        } catch {
-            throw FSError.wrapping(error, context())
-        }
+        try catalogCall(context) { try catalog.write(body) }
     }
 
     /// writeCatalogLocked for a create or an attribute change of one node, whose commit may wait
@@ -140,16 +136,16 @@ public final class GenerationFileSystem: @unchecked Sendable {
     func writeNodeBatchedLocked<T>(
         _ context: @autoclosure () -> String, _ body: (Database) throws -> (T, Node)
     ) throws(FSError) -> T {
-        do {
-            return try catalog.writeBatched(body)
-        } catch {
-            throw FSError.wrapping(error, context())
-        }
+        try catalogCall(context) { try catalog.writeBatched(body) }
     }
 
     func readCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
+        try catalogCall(context) { try catalog.readOnWriter(body) }
+    }
+
+    private func catalogCall<T>(_ context: () -> String, _ call: () throws -> T) throws(FSError) -> T {
         do {
-            return try catalog.readOnWriter(body)
+            return try call()
         } catch {
             throw FSError.wrapping(error, context())
         }
@@ -236,13 +232,14 @@ public final class GenerationFileSystem: @unchecked Sendable {
     public func saveChangesInBackground() {
         let now = ContinuousClock.now
         let interval = Duration.milliseconds(Int64(configuration.catalogCommitInterval * 1000))
-        guard withLockNonThrowing({ now - lastBackgroundSave >= interval }) else { return }
         do {
-            try withLock { () throws(FSError) in
+            let due = try withLock { () throws(FSError) -> Bool in
+                guard now - lastBackgroundSave >= interval else { return false }
                 lastBackgroundSave = now
                 try saveDirtyLocked()
+                return true
             }
-            try catalog.commitBatch()
+            if due { try catalog.commitBatch() }
         } catch {
             logger.error("could not save the latest changes to the catalog (blobs and the create journal keep them): \(error)")
         }
