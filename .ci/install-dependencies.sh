@@ -2,7 +2,7 @@
 # Installs the Debian packages codebegenfs builds and runs with, if any is missing.
 set -euo pipefail
 
-packages=(libfuse3-dev fuse3 libcurl4-openssl-dev zlib1g-dev libsqlite3-dev pkg-config attr curl git python3)
+packages=(libfuse3-dev fuse3 libcurl4-openssl-dev zlib1g-dev libsqlite3-dev pkg-config attr curl git python3 systemd)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

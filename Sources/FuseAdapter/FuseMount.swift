@@ -7,11 +7,12 @@ import Logging
 
 public struct MountOptions: Sendable {
     public var allowOther = false
-    public var maxThreads = 8
+    /// Generic mount options for the kernel (ro, nosuid, noatime, ...), which libfuse passes on.
+    public var kernelOptions: [String] = []
 
-    public init(allowOther: Bool = false, maxThreads: Int = 8) {
+    public init(allowOther: Bool = false, kernelOptions: [String] = []) {
         self.allowOther = allowOther
-        self.maxThreads = maxThreads
+        self.kernelOptions = kernelOptions
     }
 }
 
@@ -44,6 +45,7 @@ public final class FuseMount {
         context = Unmanaged.passRetained(FuseContext(fileSystem: fileSystem, logger: logger))
         var mountOptions = "fsname=codebegenfs,subtype=codebegenfs,default_permissions"
         if options.allowOther { mountOptions += ",allow_other" }
+        for option in options.kernelOptions { mountOptions += ",\(option)" }
         for argument in ["codebegenfs", "-o", mountOptions] { fuse_opt_add_arg(&arguments, argument) }
         var operations = makeLowLevelOperations()
         session = cfuse_session_new(&arguments, &operations, MemoryLayout<fuse_lowlevel_ops>.size, context.toOpaque())

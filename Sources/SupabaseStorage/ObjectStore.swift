@@ -131,6 +131,11 @@ public protocol ObjectStore: Sendable {
     /// Deletes the exact keys given (missing ones are skipped); returns the keys actually deleted.
     @discardableResult
     func delete(keys: [String]) async throws -> [String]
+
+    /// Creates the bucket unless it exists. Returns true when this call created it. A mount
+    /// calls it first: its answer tells whether the storage is reachable and takes the key.
+    @discardableResult
+    func createBucketIfMissing(name: String, public isPublic: Bool) async throws -> Bool
 }
 
 extension ObjectStore {

@@ -223,9 +223,6 @@ public final class SupabaseObjectStore: ObjectStore {
         return try decode([WireListItem].self, r).map(\.name)
     }
 
-    // MARK: Beyond the protocol
-
-    /// Creates the bucket unless it exists. Returns true when this call created it.
     @discardableResult
     public func createBucketIfMissing(name: String, public isPublic: Bool = false) async throws -> Bool {
         do {
@@ -240,6 +237,8 @@ public final class SupabaseObjectStore: ObjectStore {
             return false
         }
     }
+
+    // MARK: Beyond the protocol
 
     /// Names of all buckets.
     public func listBuckets() async throws -> [String] {

@@ -26,6 +26,57 @@ import Testing
         }
     }
 
+    @Test func statusCountsARunningUploadAsUploading() throws {
+        // Every request waits 2 s at the server, so the upload stays running long enough to be seen.
+        let server = try StorageServerProcess(latencyMs: 2000)
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = server.environment
+            try fs.start()
+            let version = try fs.makeVersion()
+            try Shell.check("head -c 300000 /dev/urandom > \(Shell.quote(version))/blob.bin")
+            let command = "\(Shell.quote(try MountedFS.binaryPath())) status \(Shell.quote(fs.mountpoint))"
+            let deadline = Date().addingTimeInterval(60)
+            var text = ""
+            while Date() < deadline, !text.contains("1 uploading") {
+                text = try Shell.check(command).stdout
+                usleep(100_000)
+            }
+            #expect(text.contains("uploads: 0 pending, 1 uploading, 0 failed, 0 conflict, 0 uploaded"), "\(text)")
+            #expect(text.contains("% p1/g1/v1"), "a progress bar for the running upload: \(text)")
+            try fs.waitForStatus(RemoteReadTests.v1, "uploaded") { uploadState($0) == "uploaded" }
+            #expect(try Shell.check(command).stdout.contains("0 uploading, 0 failed, 0 conflict, 1 uploaded"))
+        }
+    }
+
+    @Test func statusExitsNonZeroWhenAnUploadFailedForGood() throws {
+        let server = try StorageServerProcess()
+        // A bucket limit smaller than any archive: the upload fails for good (413), without retries.
+        try Shell.check(
+            "curl -sf -X PUT -H 'Authorization: Bearer \(server.key)' -H 'Content-Type: application/json' "
+                + "-d '{\"file_size_limit\": 10}' \(server.url)/storage/v1/bucket/codebegen-projects")
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = server.environment
+            try fs.start()
+            let version = try fs.makeVersion()
+            try Shell.check("echo hello > \(Shell.quote(version))/a.txt")
+            try fs.waitForStatus(RemoteReadTests.v1, "failed") { uploadState($0) == "failed" }
+            let result = try Shell.run("\(Shell.quote(try MountedFS.binaryPath())) status \(Shell.quote(fs.mountpoint))")
+            #expect(result.status == 3, "\(result)")
+            #expect(result.stdout.contains("FAILED p1/g1/v1: too large"), "\(result)")
+            #expect(result.stdout.contains("1 failed"), "\(result)")
+        }
+    }
+
+    @Test func statusWatchRedrawsUntilInterrupted() throws {
+        try withMount { fs in
+            let command = "timeout -s INT 2.5 \(Shell.quote(try MountedFS.binaryPath())) status --watch \(Shell.quote(fs.mountpoint))"
+            let result = try Shell.run(command)
+            #expect(result.status == 130 || result.status == 124, "ended by the interrupt: \(result)")
+            let frames = result.stdout.components(separatedBy: "codebegenfs at \(fs.mountpoint)").count - 1
+            #expect(frames >= 2, "redrawn every second: \(frames) frames\n\(result.stdout)")
+        }
+    }
+
     @Test func statusOfSomethingThatIsNotAMountIsAClearError() throws {
         let dir = try makeTemporaryDirectory(prefix: "mt-notmount")
         defer { removeTree(dir) }

@@ -84,10 +84,7 @@ extension GenerationFileSystem {
         }
         return .object([
             ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
-            (
-                "remote",
-                remoteDescription.map { .object([("url", .string($0.url)), ("bucket", .string($0.bucket))]) } ?? .null
-            ),
+            ("remote", connection.map(Self.remoteStatus) ?? .null),
             ("upload_queue", try uploadQueueLocked()),
             (
                 "cache",
@@ -96,29 +93,48 @@ extension GenerationFileSystem {
                     ("ttl_hours", .number(configuration.cacheTTLHours)),
                 ])
             ),
+            (
+                "daemon",
+                .object([("pid", .int(Int64(getpid()))), ("data_directory", .string(dataDirectory.root.string))])
+            ),
             ("projects", .int(Int64(counts.0))),
             ("generations", .int(Int64(counts.1))),
             ("versions", .int(Int64(versions.count))),
         ])
     }
 
-    func uploadQueueLocked() throws(FSError) -> JSONValue {
-        let rows = try readCatalogLocked("counting uploads") { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT j.state, COUNT(*), COALESCE(SUM(v.archive_size), 0) FROM upload_job j
-                    JOIN version v ON v.node_id = j.version_node_id GROUP BY j.state
-                    """)
+    /// The bucket's URL and name (never the key) and whether it answers: uploads wait until it has.
+    static func remoteStatus(_ connection: RemoteConnection) -> JSONValue {
+        var members: [(String, JSONValue)] = [("url", .string(connection.url)), ("bucket", .string(connection.bucket))]
+        switch connection.current {
+        case .connecting:
+            members.append(("state", .string("connecting")))
+        case .connected(let at):
+            members += [("state", .string("connected")), ("connected_at", .string(iso8601(at)))]
+        case .waiting(let reason, let since, let attempts, let retryAt):
+            members += [
+                ("state", .string("unreachable")), ("error", .string(reason)), ("since", .string(iso8601(since))),
+                ("attempts", .int(Int64(attempts))), ("next_attempt_at", .string(iso8601(retryAt))),
+            ]
         }
-        var counts: [String: (Int64, Int64)] = [:]
-        for row in rows { counts[row[0]] = (row[1], row[2]) }
-        let pendingBytes = (counts["pending"]?.1 ?? 0) + (counts["uploading"]?.1 ?? 0)
-        return .object([
-            ("pending", .int(counts["pending"]?.0 ?? 0)), ("uploading", .int(counts["uploading"]?.0 ?? 0)),
-            ("failed", .int(counts["failed"]?.0 ?? 0)), ("conflict", .int(counts["conflict"]?.0 ?? 0)),
-            ("uploaded", .int(counts["uploaded"]?.0 ?? 0)), ("bytes_pending", .int(pendingBytes)),
-        ])
+        return .object(members)
+    }
+
+    /// The queue counted from the same per-version states that the versions' status.json show,
+    /// so the counts add up to the number of versions.
+    func uploadQueueLocked() throws(FSError) -> JSONValue {
+        let jobs = try readCatalogLocked("reading the upload queue") { try UploadJob.fetchAll($0) }
+        let jobByVersion = Dictionary(jobs.map { ($0.versionNodeID, $0) }) { first, _ in first }
+        var counts: [String: Int64] = [:]
+        var pendingBytes: Int64 = 0
+        for version in versions.values {
+            let state = uploadState(jobByVersion[version.nodeID])
+            counts[state, default: 0] += 1
+            if state == "pending" || state == "uploading" { pendingBytes += version.archiveSize ?? 0 }
+        }
+        return .object(
+            ["pending", "uploading", "failed", "conflict", "uploaded"].map { ($0, .int(counts[$0] ?? 0)) }
+                + [("bytes_pending", .int(pendingBytes))])
     }
 
     /// "writing" while changes are not yet in the archive or a file is open for writing,
@@ -128,8 +144,13 @@ extension GenerationFileSystem {
     }
 
     func uploadStateLocked(_ version: VersionRecord) -> String {
+        uploadState(remote == nil ? nil : uploadJobLocked(version.nodeID))
+    }
+
+    /// A version without a job has not been snapshotted yet: its upload is pending.
+    private func uploadState(_ job: UploadJob?) -> String {
         guard remote != nil else { return "disabled" }
-        return uploadJobLocked(version.nodeID)?.state.rawValue ?? "pending"
+        return job?.state.rawValue ?? "pending"
     }
 
     func uploadStatusLocked(_ version: VersionRecord) -> JSONValue {

@@ -23,10 +23,9 @@ public final class GenerationFileSystem: @unchecked Sendable {
     let logger: Logger
     let owner: Caller
     let archivesRoot: FilePath
-    /// Where versions are uploaded; nil when USE_CLOUD_STORAGE=false.
-    let remote: (any ObjectStore)?
-    /// The remote's URL and bucket for status.json (never the key).
-    let remoteDescription: (url: String, bucket: String)?
+    /// The bucket versions are uploaded to; nil when USE_CLOUD_STORAGE=false.
+    let connection: RemoteConnection?
+    var remote: (any ObjectStore)? { connection?.store }
 
     /// Seconds the kernel may cache entries and attributes that can change (open versions, structure).
     public static let shortTimeout = 1.0
@@ -70,13 +69,18 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// When each bucket folder was last listed (FileSystem+Discovery.swift).
     var listedAt: [String: ContinuousClock.Instant] = [:]
     public let wakeups = Wakeups()
+    /// What the daemon is busy with (packing), for `unmount` and a mount waiting for this one.
+    public let board: ActivityBoard
+    /// Where the catalog, blobs and archives live; status.json names it so `unmount` finds the daemon.
+    public let dataDirectory: DataDirectory
 
     public init(
         dataDirectory: DataDirectory, configuration: Configuration, logger: Logger,
-        remote: (any ObjectStore)? = nil, remoteDescription: (url: String, bucket: String)? = nil
+        connection: RemoteConnection? = nil, board: ActivityBoard = ActivityBoard()
     ) throws {
-        self.remote = remote
-        self.remoteDescription = remoteDescription
+        self.connection = connection
+        self.board = board
+        self.dataDirectory = dataDirectory
         owner = Caller(uid: getuid(), gid: getgid())
         catalog = try Catalog(
             path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath, owner: owner)

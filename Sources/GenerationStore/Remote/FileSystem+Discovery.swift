@@ -47,7 +47,8 @@ extension GenerationFileSystem {
     /// Returns whether it listed.
     @discardableResult
     func listBucketIfDue(for ino: InodeNumber) -> Bool {
-        guard remote != nil else { return false }
+        // While the bucket has not answered yet, the listing at connection covers everything.
+        guard connection?.isConnected == true else { return false }
         let scope: BucketScope? = withLockNonThrowing {
             if let view = VirtualEntry(ino: ino) {
                 return view.kind == .generationsView || view.kind == .activeView ? .projects : nil

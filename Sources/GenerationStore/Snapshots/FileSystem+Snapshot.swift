@@ -77,11 +77,14 @@ extension GenerationFileSystem {
         guard let plan else { return true }
         let started = ContinuousClock.now
         let toc: ArchiveTOC
+        let job = board.begin("packing \(plan.title): 0 of \(plan.entries.count) entries")
+        defer { board.end(job) }
         do {
             // A change makes this archive stale: packing stops there rather than finish in vain.
-            toc = try plan.write(blobs: blobs) { [self] in
-                withLockNonThrowing { (activity[versionID]?.changes ?? 0) == plan.changes }
-            }
+            toc = try plan.write(
+                blobs: blobs,
+                keepGoing: { [self] in withLockNonThrowing { (activity[versionID]?.changes ?? 0) == plan.changes } },
+                progress: { [board] done in board.update(job, "packing \(plan.title): \(done) of \(plan.entries.count) entries") })
         } catch ArchiveError.stopped {
             logger.debug("v\(plan.version.number) changed while it was packed; packing stopped, it is packed again later")
             return false
@@ -126,8 +129,13 @@ extension GenerationFileSystem {
             let (key, value) = Self.metadataMember(attribute)
             metadata[key] = value
         }
+        let generation = try nodeLocked(version.generationNodeID)
+        let project = try projectLocked(ofGeneration: generation)
+        // Ids are ASCII by the naming rules.
+        let title = "v\(version.number) of \(String(decoding: generation.nameBytes, as: UTF8.self)) "
+            + "(project \(String(decoding: project.nameBytes, as: UTF8.self)))"
         return SnapshotPlan(
-            version: version, changes: activity[version.nodeID]?.changes ?? 0, archive: archive, toc: toc,
+            version: version, title: title, changes: activity[version.nodeID]?.changes ?? 0, archive: archive, toc: toc,
             entries: entries, metadata: metadata)
     }
 
@@ -160,6 +168,8 @@ extension GenerationFileSystem {
 /// What one snapshot packs, read from the catalog under the lock and written without it.
 struct SnapshotPlan {
     let version: VersionRecord
+    /// "v3 of g1 (project p1)", for progress reports.
+    let title: String
     let changes: UInt64
     let archive: FilePath
     let toc: FilePath
@@ -168,7 +178,8 @@ struct SnapshotPlan {
     let metadata: [String: String]
 
     /// Writes the archive and its TOC to temporary names, syncs them and renames them into place.
-    func write(blobs: BlobStore, keepGoing: @escaping () -> Bool) throws -> ArchiveTOC {
+    /// `progress` hears how many entries are packed, every `progressStep` entries.
+    func write(blobs: BlobStore, keepGoing: @escaping () -> Bool, progress: (Int) -> Void) throws -> ArchiveTOC {
         try FileManager.default.createDirectory(
             atPath: archive.removingLastComponent().string, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
@@ -176,7 +187,8 @@ struct SnapshotPlan {
         let temporaryTOC = FilePath(toc.string + ".tmp")
         let writer = try SeekableTarWriter(output: temporaryArchive)
         writer.keepGoing = keepGoing
-        for (path, node) in entries {
+        for (index, (path, node)) in entries.enumerated() {
+            if index % Self.progressStep == 0 { progress(index) }
             let mtime = Timespec(totalNanoseconds: node.mtimeNs)
             let entry = ArchiveEntry(
                 path: String(decoding: path, as: UTF8.self), kind: Self.kind(node.role), mode: node.mode,
@@ -196,6 +208,8 @@ struct SnapshotPlan {
         try Self.rename(temporaryTOC, to: self.toc)
         return toc
     }
+
+    static let progressStep = 64
 
     private static func kind(_ role: NodeRole) -> ArchiveEntry.Kind {
         switch role {

@@ -15,6 +15,8 @@ public struct DataDirectory: Sendable {
     public var cachePath: FilePath { root.appending("cache") }
     public var logPath: FilePath { root.appending("codebegenfs.log") }
     var lockPath: FilePath { root.appending("lock") }
+    /// The running daemon's control socket (`codebegenfs unmount` follows its shutdown there).
+    public var controlSocketPath: FilePath { root.appending("control.sock") }
 
     public init(_ root: FilePath) throws(FSError) {
         self.root = root
@@ -36,9 +38,10 @@ public struct DataDirectory: Sendable {
         }
     }
 
-    /// Takes the data directory's lock for the life of the returned descriptor.
+    /// Takes the data directory's lock for the life of the returned descriptor, and writes
+    /// `holder` into the lock file for whoever finds it taken (`lockHolder`).
     /// Fails with EBUSY, naming the directory, while another process holds it.
-    public func lock() throws(FSError) -> FileDescriptor {
+    public func lock(holder: String) throws(FSError) -> FileDescriptor {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(lockPath, .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
@@ -49,6 +52,14 @@ public struct DataDirectory: Sendable {
             try? fd.close()
             throw FSError(.resourceBusy, "the data directory \(root) is in use by another mount (lock \(lockPath) is held)")
         }
+        _ = ftruncate(fd.rawValue, 0)
+        _ = try? fd.writeAll(toAbsoluteOffset: 0, Array(holder.utf8))
         return fd
+    }
+
+    /// What the process holding the lock wrote into it, if anything.
+    public func lockHolder() -> String? {
+        guard let data = FileManager.default.contents(atPath: lockPath.string), !data.isEmpty else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -160,7 +160,7 @@ extension GenerationFileSystem {
     }
 
     func uploadJobLocked(_ versionID: Int64) -> UploadJob? {
-        try? catalog.read { try UploadJob.fetchOne($0, key: versionID) }
+        try? catalog.readOnWriter { try UploadJob.fetchOne($0, key: versionID) }
     }
 
     func remoteKeysLocked(_ version: VersionRecord) throws(FSError) -> (archive: String, toc: String) {

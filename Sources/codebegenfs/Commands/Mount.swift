@@ -1,9 +1,9 @@
-// `codebegenfs mount`: mounts in the foreground, or starts a detached daemon and returns once it is mounted.
+// `codebegenfs mount`: mounts in the foreground, or starts a detached daemon and returns once it
+// is mounted. Also the fstab form that mount.fuse3 calls: `codebegenfs SOURCE MOUNTPOINT -o OPTIONS`
+// (CodebegenFS.swift turns it into `mount`).
 import ArgumentParser
 import Foundation
-import FuseAdapter
 import GenerationStore
-import Logging
 import SystemPackage
 
 struct Mount: ParsableCommand {
@@ -21,72 +21,56 @@ struct Mount: ParsableCommand {
     @Flag(help: "Let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root).")
     var allowOther = false
 
+    @Option(help: "Read settings from this file instead of ./.env (the environment still wins).")
+    var envFile: String?
+
+    @Option(help: "Seconds to wait for an earlier daemon on the same data directory to finish saving.")
+    var wait: Double = 300
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("Mount options, comma-separated (the fstab form).", discussion: MountSettings.optionsHelp))
+    var options: [String] = []
+
+    @Option(help: .hidden)
+    var source: String?
+
     @Option(help: .hidden)
     var readyFd: Int32?
 
     func run() throws {
-        let configuration = try resolveConfiguration(dataFlag: data)
-        let mountpoint = absolutePath(self.mountpoint)
-        try prepareMountpoint(mountpoint)
-        if !foreground {
-            try Daemon.start(mountpoint: mountpoint, configuration: configuration, allowOther: allowOther)
-            return
-        }
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "codebegenfs")
-        logger.logLevel = logLevel()
-        let ready = readyFd.map { FileDescriptor(rawValue: $0) }
+        var settings = MountSettings(
+            mountpoint: absolutePath(mountpoint), foreground: foreground, dataDirectory: data, allowOther: allowOther,
+            envFile: envFile, waitLimit: wait)
+        // fstab's source field: a data directory when it is a path, else just a label.
+        if let source, source.hasPrefix("/") { settings.dataDirectory = source }
         do {
-            let dataDirectory = try DataDirectory(FilePath(configuration.dataDirectory))
-            let lock = try dataDirectory.lock()
-            defer { try? lock.close() }
-            logger.info("starting: \(configuration)")
-            let remote = try Remote.connect(configuration, dataDirectory: dataDirectory, logger: logger)
-            defer { remote?.stop() }
-            let fileSystem = try GenerationFileSystem(
-                dataDirectory: dataDirectory, configuration: configuration, logger: logger, remote: remote?.store,
-                remoteDescription: remote.map { ($0.url, $0.bucket) })
-            let uploader = remote.map { Uploader(fileSystem: fileSystem, store: $0.store) }
-            uploader?.start()
-            defer { if let uploader { _ = BlockingCall.run { await uploader.stop() } } }
-            let fuse = try FuseMount(
-                fileSystem: fileSystem, mountpoint: mountpoint, options: MountOptions(allowOther: allowOther),
-                logger: logger)
-            let snapshotter = BackgroundLoop(name: "snapshotter", interval: 0.05) {
-                fileSystem.saveChangesInBackground()
-                fileSystem.takeDueSnapshots()
-            }
-            snapshotter.start()
-            defer { snapshotter.stop() }
-            let cleaner = BackgroundLoop(name: "clean-up", interval: 5) { fileSystem.cleanUp() }
-            fileSystem.wakeups.set(
-                contentAdded: { cleaner.poke() },
-                uploadQueued: { if let uploader { Task { await uploader.doorbell.ring() } } })
-            cleaner.start()
-            defer { cleaner.stop() }
-            if remote != nil {
-                Thread.detachNewThread { fileSystem.listBucket(.everything) }
-            }
-            try fuse.mount()
-            Daemon.report(ready, "ready")
-            let result = fuse.run(maxThreads: 8)
-            fileSystem.saveBeforeUnmount()
-            if result != 0 { logger.info("request loop ended by signal \(result)") }
+            try settings.apply(options: options)
         } catch {
-            logger.error("mount failed: \(error)")
-            Daemon.report(ready, "error: \(error)")
-            throw ExitCode.failure
+            throw ValidationError("\(error)")
         }
-    }
-
-    private func logLevel() -> Logger.Level {
-        ProcessInfo.processInfo.environment["CODEBEGENFS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        settings.envFile = settings.envFile.map(absolutePath)
+        let configuration = try resolveConfiguration(dataFlag: settings.dataDirectory, envFile: settings.envFile)
+        try prepareMountpoint(settings.mountpoint)
+        if settings.foreground {
+            let ready = readyFd.map { FileDescriptor(rawValue: $0) }
+            try ForegroundDaemon(settings: settings, configuration: configuration, ready: ready).run()
+        } else {
+            try Daemon.start(settings: settings, configuration: configuration)
+        }
     }
 }
 
-/// Resolves DESIGN §7's settings from the environment, `./.env` and the `--data` flag.
-func resolveConfiguration(dataFlag: String?) throws -> Configuration {
-    let dotenv = try? String(contentsOfFile: ".env", encoding: .utf8)
+/// Resolves DESIGN §7's settings from the environment, the env file (`./.env` unless named) and the `--data` flag.
+func resolveConfiguration(dataFlag: String?, envFile: String? = nil) throws -> Configuration {
+    let dotenv: String?
+    if let envFile {
+        do {
+            dotenv = try String(contentsOfFile: envFile, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read the env file \(envFile): \(error.localizedDescription)")
+        }
+    } else {
+        dotenv = try? String(contentsOfFile: ".env", encoding: .utf8)
+    }
     do {
         return try Configuration.resolve(
             environment: ProcessInfo.processInfo.environment, dotenv: dotenv, dataDirectoryFlag: dataFlag.map(absolutePath))

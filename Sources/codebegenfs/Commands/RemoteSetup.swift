@@ -1,6 +1,6 @@
 // Where a mount uploads (DESIGN §7): nowhere with USE_CLOUD_STORAGE=false; the Supabase project
 // of SUPABASE_URL; else the bundled Supabase-compatible server, started in this process on a
-// free loopback port and storing under the data directory.
+// free loopback port and storing under the data directory. Nothing here waits for the bucket.
 import Foundation
 import GenerationStore
 import Logging
@@ -8,9 +8,7 @@ import StorageServer
 import SupabaseStorage
 
 struct Remote {
-    let store: SupabaseObjectStore
-    let url: String
-    let bucket: String
+    let connection: RemoteConnection
     /// The in-process server, when no SUPABASE_URL is set.
     let server: StorageServer?
 
@@ -38,11 +36,9 @@ struct Remote {
         }
         let store = SupabaseObjectStore(
             configuration: SupabaseConfiguration(url: url, serviceKey: key, bucket: configuration.bucket), logger: logger)
-        let bucket = configuration.bucket
-        if try BlockingCall.run({ try await store.createBucketIfMissing(name: bucket, public: false) }).get() {
-            logger.info("created the private bucket \(bucket)")
-        }
-        return Remote(store: store, url: url, bucket: bucket, server: server)
+        // The bucket is checked in the background (RemoteConnection): a mount starts while storage is down.
+        let connection = RemoteConnection(store: store, url: url, bucket: configuration.bucket, logger: logger)
+        return Remote(connection: connection, server: server)
     }
 
     func stop() {

@@ -1,6 +1,6 @@
 // Detaching: the mount re-executes itself with --foreground in a new session (fork() is unsafe
 // once Swift runtime threads exist), its output appended to the log, and waits on a pipe until
-// the child reports "ready" or an error.
+// the child reports "ready" or an error, printing its "note: …" lines (what it waits for) meanwhile.
 import ArgumentParser
 import Foundation
 import GenerationStore
@@ -21,7 +21,8 @@ private func addCloseFrom(_ actions: inout posix_spawn_file_actions_t, _ lowest:
 }
 
 enum Daemon {
-    static func start(mountpoint: String, configuration: Configuration, allowOther: Bool) throws {
+    static func start(settings: MountSettings, configuration: Configuration) throws {
+        let mountpoint = settings.mountpoint
         let dataDirectory = try DataDirectory(FilePath(configuration.dataDirectory))
         let log = try FileDescriptor.open(
             dataDirectory.logPath, .writeOnly, options: [.create, .append, .closeOnExec], permissions: [.ownerReadWrite])
@@ -32,9 +33,8 @@ enum Daemon {
         for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         let readyFd: Int32 = 3
 
-        var arguments = [executablePath(), "mount", mountpoint, "--foreground", "--data", configuration.dataDirectory,
-                         "--ready-fd", String(readyFd)]
-        if allowOther { arguments.append("--allow-other") }
+        let arguments = [executablePath()] + settings.daemonArguments(dataDirectory: configuration.dataDirectory)
+            + ["--ready-fd", String(readyFd)]
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -58,7 +58,15 @@ enum Daemon {
         defer { close(pipeEnds[0]) }
         guard spawned == 0 else { throw CommandFailure("could not start the daemon: \(String(cString: strerror(spawned)))") }
 
-        let message = readAll(pipeEnds[0]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let reader = LineReader(fd: pipeEnds[0])
+        var message = ""
+        while case .line(let line) = reader.next(until: .distantFuture) {
+            guard line.hasPrefix("note: ") else {
+                message = line
+                break
+            }
+            FileHandle.standardError.write(Data((line.dropFirst("note: ".count) + "\n").utf8))
+        }
         if message == "ready" {
             print("mounted \(mountpoint) (daemon pid \(child), log \(dataDirectory.logPath))")
             return
@@ -71,23 +79,13 @@ enum Daemon {
                 : String(message.trimmingPrefix("error: ")))
     }
 
-    /// Tells the parent waiting in `start` how mounting went, then closes the pipe.
-    static func report(_ ready: FileDescriptor?, _ message: String) {
+    /// Tells the parent waiting in `start` what the daemon waits for, or (`final`) how mounting
+    /// went, which closes the pipe. Newlines inside a message would split it: they become spaces.
+    static func report(_ ready: FileDescriptor?, _ message: String, final: Bool) {
         guard let ready else { return }
-        _ = try? ready.writeAll(Array((message + "\n").utf8))
-        try? ready.close()
-    }
-
-    private static func readAll(_ fd: Int32) -> String {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            if count < 0, errno == EINTR { continue }
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        let line = message.replacingOccurrences(of: "\n", with: " ") + "\n"
+        _ = try? ready.writeAll(Array(line.utf8))
+        if final { try? ready.close() }
     }
 
     private static func executablePath() -> String {
