@@ -81,7 +81,9 @@ let package = Package(
         ),
         .testTarget(
             name: "GenerationStoreTests",
-            dependencies: ["GenerationStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "GenerationStore", "StorageServer", "SupabaseStorage", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // Real FUSE mounts of the built `codebegenfs` binary, driven with file calls and shell tools.
         .testTarget(name: "MountTests", dependencies: ["codebegenfs"]),

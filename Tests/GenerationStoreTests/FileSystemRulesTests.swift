@@ -12,9 +12,19 @@ final class Harness {
     var fileSystem: GenerationFileSystem
     let caller = Caller(uid: 0, gid: 0)
 
+    private let opener: (String) throws -> GenerationFileSystem
+
     init() throws {
         directory = NSTemporaryDirectory() + "gs-\(UUID().uuidString)"
+        opener = Self.open
         fileSystem = try Self.open(directory)
+    }
+
+    /// A file system opened by `open` on `directory`.
+    init(directory: String, open: @escaping (String) throws -> GenerationFileSystem) throws {
+        self.directory = directory
+        opener = open
+        fileSystem = try open(directory)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -26,7 +36,7 @@ final class Harness {
             dataDirectory: try DataDirectory(FilePath(directory)), configuration: config, logger: Logger(label: "test"))
     }
 
-    func reopen() throws { fileSystem = try Self.open(directory) }
+    func reopen() throws { fileSystem = try opener(directory) }
 
     func mkdir(_ parent: InodeNumber, _ name: String) throws -> InodeNumber {
         try fileSystem.mkdir(parent: parent, name: Array(name.utf8), mode: 0o755, caller: caller).attributes.ino

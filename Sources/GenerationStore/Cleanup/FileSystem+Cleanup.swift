@@ -31,8 +31,7 @@ extension GenerationFileSystem {
                         logger.error("clean-up kept the local copy of version inode \(versionID): \(error)")
                     }
                 case .cachedFile(let nodeID):
-                    cache.remove(InodeNumber(nodeID))
-                    cachedFiles[nodeID] = nil
+                    fetched.remove(nodeID, ino: InodeNumber(nodeID))
                 }
             }
         }
@@ -68,13 +67,7 @@ extension GenerationFileSystem {
                     lastUsedNs: versionLastUsedNs[version.nodeID] ?? job.uploadedAtNs ?? job.snapshotNs,
                     removable: !openVersions.contains(version.nodeID)))
         }
-        for (nodeID, file) in cachedFiles {
-            copies.append(
-                CleanCopy(
-                    kind: .cachedFile(nodeID: nodeID), bytes: file.bytes, lastUsedNs: file.lastUsedNs,
-                    removable: !openNodes.contains(nodeID) && pinnedFiles[nodeID] == nil))
-        }
-        return copies
+        return copies + fetched.cleanCopies(open: openNodes)
     }
 
     /// Leaves a version's content to its uploaded archive: each file's TOC path is recorded, then
@@ -108,22 +101,5 @@ extension GenerationFileSystem {
         let archive = try archivePathsLocked(version).archive
         Glibc.unlink(archive.string)
         logger.info("clean-up: removed the local copy of \(archive.lastComponent?.string ?? "") (\(files.count) files); it reads from the bucket")
-    }
-
-    /// The cache as the last run left it: complete fetches are kept, interrupted ones removed.
-    func indexCacheLocked() {
-        guard let walker = FileManager.default.enumerator(atPath: cache.root.string) else { return }
-        for case let relative as String in walker {
-            let path = cache.root.string + "/" + relative
-            var info = stat()
-            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-            let name = (relative as NSString).lastPathComponent
-            guard let id = Int64(name) else {
-                Glibc.unlink(path)
-                continue
-            }
-            cachedFiles[id] = CachedFile(
-                bytes: Int64(info.st_size), lastUsedNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
-        }
     }
 }

@@ -224,8 +224,7 @@ extension GenerationFileSystem {
 
     /// Opens the cached copy of a remote-only file; nil if clean-up removed it meanwhile.
     private func openCachedLocked(_ node: Node) throws(FSError) -> OpenedFile? {
-        guard let descriptor = try cache.openExisting(node.ino) else { return nil }
-        if let id = node.id { cachedFiles[id]?.lastUsedNs = Timespec.now().totalNanoseconds }
+        guard let id = node.id, let descriptor = try fetched.open(id, ino: node.ino) else { return nil }
         return try addBlobHandleLocked(node, descriptor, writable: false, append: false)
     }
 

@@ -35,7 +35,7 @@ extension GenerationFileSystem {
             ("local_copy", .bool(version.localCopy)),
             (
                 "last_read_error",
-                readErrors[version.nodeID].map {
+                fetched.lastReadError(version.nodeID).map {
                     .object([("message", .string($0.message)), ("at", .string(Self.iso8601($0.atNs)))])
                 } ?? .null
             ),
@@ -123,12 +123,16 @@ extension GenerationFileSystem {
     /// The queue counted from the same per-version states that the versions' status.json show,
     /// so the counts add up to the number of versions.
     func uploadQueueLocked() throws(FSError) -> JSONValue {
-        let jobs = try readCatalogLocked("reading the upload queue") { try UploadJob.fetchAll($0) }
-        let jobByVersion = Dictionary(jobs.map { ($0.versionNodeID, $0) }) { first, _ in first }
+        let jobs: [Int64: UploadJob]
+        do {
+            jobs = try uploads.jobs()
+        } catch {
+            throw FSError.wrapping(error, "reading the upload queue")
+        }
         var counts: [String: Int64] = [:]
         var pendingBytes: Int64 = 0
         for version in versions.values {
-            let state = uploadState(jobByVersion[version.nodeID])
+            let state = uploads.state(jobs[version.nodeID])
             counts[state, default: 0] += 1
             if state == "pending" || state == "uploading" { pendingBytes += version.archiveSize ?? 0 }
         }
@@ -144,41 +148,23 @@ extension GenerationFileSystem {
     }
 
     func uploadStateLocked(_ version: VersionRecord) -> String {
-        uploadState(remote == nil ? nil : uploadJobLocked(version.nodeID))
-    }
-
-    /// A version without a job has not been snapshotted yet: its upload is pending.
-    private func uploadState(_ job: UploadJob?) -> String {
-        guard remote != nil else { return "disabled" }
-        return job?.state.rawValue ?? "pending"
+        uploads.state(of: version.nodeID)
     }
 
     func uploadStatusLocked(_ version: VersionRecord) -> JSONValue {
-        let job = remote == nil ? nil : uploadJobLocked(version.nodeID)
-        let progress = uploadProgress[version.nodeID]
-        return .object([
-            ("state", .string(uploadStateLocked(version))), ("attempts", .int(Int64(job?.attempts ?? 0))),
-            ("bytes_uploaded", .int(progress?.0 ?? job?.bytesUploaded ?? 0)),
-            ("bytes_total", .int(progress?.1 ?? job?.bytesTotal ?? version.archiveSize ?? 0)),
-            ("last_error", .optional(job?.lastError)),
-            ("uploaded_at", .optional(job?.uploadedAtNs.map(Self.iso8601))),
-        ])
+        uploads.statusJSON(versionID: version.nodeID, archiveSize: version.archiveSize)
     }
 
     /// The URL `download_url` answers: a signed URL of the uploaded archive while one is known
     /// that is still reusable (`signedURLReuseMargin`), else the local archive once a snapshot exists.
     func downloadURLLocked(_ version: VersionRecord) -> String? {
-        if let signed = signedURLs[version.nodeID], configuration.isReusable(signed),
-            uploadJobLocked(version.nodeID)?.state == .uploaded
-        {
-            return signed.url
-        }
+        if let signed = uploads.reusableSignedURL(version.nodeID) { return signed.url }
         guard version.snapshottedAtNs != nil, version.localCopy, let paths = try? archivePathsLocked(version) else { return nil }
         return URL(fileURLWithPath: paths.archive.string).absoluteString
     }
 
     func downloadURLExpiryLocked(_ version: VersionRecord) -> String? {
-        guard let signed = signedURLs[version.nodeID], downloadURLLocked(version) == signed.url else { return nil }
+        guard let signed = uploads.reusableSignedURL(version.nodeID), downloadURLLocked(version) == signed.url else { return nil }
         let formatter = ISO8601DateFormatter()
         return formatter.string(from: signed.expiresAt)
     }

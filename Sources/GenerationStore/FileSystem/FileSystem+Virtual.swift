@@ -72,8 +72,8 @@ extension GenerationFileSystem {
         versions.values.contains { version in
             guard version.generationNodeID == generationID else { return false }
             if !version.sealed { return true }
-            guard remote != nil else { return false }
-            let state = uploadJobLocked(version.nodeID)?.state
+            guard uploads.isEnabled else { return false }
+            let state = uploads.job(version.nodeID)?.state
             return state == nil || state == .pending || state == .uploading || state == .failed
         }
     }

@@ -16,9 +16,8 @@ import SystemPackage
 public final class GenerationFileSystem: @unchecked Sendable {
     let catalog: Catalog
     let blobs: BlobStore
-    /// Contents fetched from the bucket (FileSystem+RemoteContent.swift).
-    let cache: BlobStore
-    let fetches = SingleFlight()
+    /// Contents fetched from the bucket and TOCs (its own lock: Remote/FetchedFiles.swift).
+    let fetched: FetchedFiles
     let configuration: Configuration
     let logger: Logger
     let owner: Caller
@@ -52,23 +51,17 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// Handles open for writing, per version node.
     var openWriters: [Int64: Int] = [:]
     var activity: [Int64: VersionActivity] = [:]
-    var uploadProgress: [Int64: (Int64, Int64)] = [:]
-    var signedURLs: [Int64: SignedURL] = [:]
     var references = References()
     var fileHandles: [UInt64: FileHandle] = [:]
     var directoryHandles: [UInt64: DirectoryHandle] = [:]
     var nextHandle: UInt64 = 1
-    /// Parsed TOCs of versions read from the bucket, by version node.
-    var tocs: [Int64: ArchiveTOC] = [:]
-    var cachedFiles: [Int64: CachedFile] = [:]
-    /// Cached files about to be opened or made local, which clean-up leaves alone.
-    var pinnedFiles: [Int64: Int] = [:]
     /// When a version's files were last opened (wall clock, ns), for clean-up's LRU.
     var versionLastUsedNs: [Int64: Int64] = [:]
-    var readErrors: [Int64: ReadError] = [:]
     /// When each bucket folder was last listed (FileSystem+Discovery.swift).
     var listedAt: [String: ContinuousClock.Instant] = [:]
     public let wakeups = Wakeups()
+    /// The upload queue (its own lock): jobs, progress, signed URLs.
+    public let uploads: UploadQueue
     /// What the daemon is busy with (packing), for `unmount` and a mount waiting for this one.
     public let board: ActivityBoard
     /// Where the catalog, blobs and archives live; status.json names it so `unmount` finds the daemon.
@@ -85,10 +78,12 @@ public final class GenerationFileSystem: @unchecked Sendable {
         catalog = try Catalog(
             path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath, owner: owner)
         blobs = try BlobStore(root: dataDirectory.blobsPath)
-        cache = try BlobStore(root: dataDirectory.cachePath)
+        fetched = try FetchedFiles(root: dataDirectory.cachePath)
         archivesRoot = dataDirectory.archivesPath
         self.configuration = configuration
         self.logger = logger
+        uploads = UploadQueue(
+            catalog: catalog, store: connection?.store, configuration: configuration, logger: logger, wakeups: wakeups)
         for skipped in catalog.replaySkipped {
             logger.warning("a create journal entry could not be restored and is skipped: \(skipped)")
         }
@@ -97,13 +92,13 @@ public final class GenerationFileSystem: @unchecked Sendable {
         }
         try removeOrphans()
         try recoverSizesFromBlobs()
-        indexCacheLocked()
-        try resumeInterruptedUploads()
+        try uploads.resumeInterrupted()
         let all = try catalog.read(VersionRecord.all)
         for version in all { versions[version.nodeID] = version }
         for (generation, own) in Dictionary(grouping: all, by: \.generationNodeID) {
             latestVersion[generation] = own.max { $0.number < $1.number }?.nodeID
         }
+        uploads.setStager { [weak self] versionID in try self?.stageUpload(versionID) }
     }
 
     /// Files unlinked while open when the last run ended: nothing can reach them any more.
@@ -213,8 +208,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
     /// Removes a file's blob and its cached copy, if any.
     func removeContent(_ ino: InodeNumber) {
         blobs.remove(ino)
-        cache.remove(ino)
-        cachedFiles[Int64(ino)] = nil
+        fetched.remove(Int64(ino), ino: ino)
     }
 
     /// Writes the unsaved sizes and times of nodes and versions to the catalog.

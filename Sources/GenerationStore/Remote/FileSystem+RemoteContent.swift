@@ -9,12 +9,6 @@ import SeekableArchive
 import SupabaseStorage
 import SystemPackage
 
-/// A fetched file kept in the cache, for clean-up.
-struct CachedFile: Sendable {
-    var bytes: Int64
-    var lastUsedNs: Int64
-}
-
 /// What one fetch needs, read under the lock and used without it.
 private struct FetchRequest: Sendable {
     let nodeID: Int64
@@ -42,10 +36,10 @@ extension GenerationFileSystem {
             guard ino > 0, ino < VirtualEntry.marker, let node = try? nodeLocked(ino: ino), node.role == .file,
                 node.archivePath != nil, let id = node.id
             else { return nil }
-            pinnedFiles[id, default: 0] += 1
             return node
         }
         guard let node, let id = node.id else { return nil }
+        fetched.pin(id)
         do {
             if forWriting {
                 try withLock { () throws(FSError) in try checkWritableLocked(node) }
@@ -61,17 +55,11 @@ extension GenerationFileSystem {
     }
 
     /// Lets clean-up remove the cached copy of `id` again.
-    func unpin(_ id: Int64?) {
-        guard let id else { return }
-        withLockNonThrowing {
-            let count = (pinnedFiles[id] ?? 1) - 1
-            pinnedFiles[id] = count > 0 ? count : nil
-        }
-    }
+    func unpin(_ id: Int64?) { fetched.unpin(id) }
 
     /// Makes sure the cache holds the content of remote-only file `id`. Called without the lock.
     func ensureCached(_ id: Int64) throws(FSError) {
-        try fetches.run(id) { () throws(FSError) in
+        try fetched.fetches.run(id) { () throws(FSError) in
             guard let request = try withLock({ () throws(FSError) -> FetchRequest? in try fetchRequestLocked(id) }) else {
                 return
             }
@@ -81,19 +69,19 @@ extension GenerationFileSystem {
 
     /// Makes the content of remote-only file `id` a local blob again (before a write or a snapshot).
     func makeLocal(_ id: Int64) throws(FSError) {
-        withLockNonThrowing { pinnedFiles[id, default: 0] += 1 }
-        defer { unpin(id) }
+        fetched.pin(id)
+        defer { fetched.unpin(id) }
         for _ in 0..<3 {
             try ensureCached(id)
             let done = try withLock { () throws(FSError) -> Bool in
                 var node = try nodeLocked(id)
                 guard node.archivePath != nil else { return true }
-                guard try blobs.adopt(cache.path(node.ino), as: node.ino) else { return false }
+                guard try blobs.adopt(fetched.store.path(node.ino), as: node.ino) else { return false }
                 node.archivePath = nil
                 let saved = node
                 try writeCatalogLocked("keeping a fetched file locally") { db in try saved.update(db) }
                 if nodes[id] != nil { nodes[id] = node }
-                cachedFiles[id] = nil
+                fetched.forget(id)
                 return true
             }
             if done { return }
@@ -115,13 +103,9 @@ extension GenerationFileSystem {
 
     /// The parsed TOC of a version's current archive, kept in memory once read.
     func tocLocked(_ version: VersionRecord) throws(FSError) -> ArchiveTOC {
-        if let toc = tocs[version.nodeID] { return toc }
         let path = try archivePathsLocked(version).toc
         do {
-            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path.string)))
-            let toc = try ArchiveTOC.decode(from: bytes)
-            tocs[version.nodeID] = toc
-            return toc
+            return try fetched.toc(version.nodeID, at: path)
         } catch {
             throw FSError(.ioError, "reading the TOC \(path) of v\(version.number): \(error)")
         }
@@ -133,11 +117,7 @@ extension GenerationFileSystem {
         guard let archivePath = node.archivePath, let versionID = node.versionID, let version = versions[versionID] else {
             return nil
         }
-        let now = Timespec.now().totalNanoseconds
-        if cachedFiles[id] != nil || cache.size(node.ino) == node.size {
-            cachedFiles[id, default: CachedFile(bytes: node.size, lastUsedNs: now)].lastUsedNs = now
-            return nil
-        }
+        if fetched.holds(id, ino: node.ino, size: node.size) { return nil }
         return FetchRequest(
             nodeID: id, ino: node.ino, versionID: versionID, archiveKey: try remoteKeysLocked(version).archive,
             path: String(decoding: archivePath, as: UTF8.self), toc: try tocLocked(version))
@@ -145,13 +125,13 @@ extension GenerationFileSystem {
 
     /// Fetches one file's members, verifies them and moves the result into the cache.
     private func fetch(_ request: FetchRequest) throws(FSError) {
-        let target = cache.path(request.ino)
+        let target = fetched.store.path(request.ino)
         let partial = FilePath(target.string + ".partial")
         do {
             guard let remote else { throw FSError(.ioError, "cloud storage is disabled") }
             let source = RemoteRangeSource(store: remote, key: request.archiveKey)
             let reader = try SeekableTarReader(toc: request.toc, source: source)
-            let descriptor = try cache.create(partial)
+            let descriptor = try fetched.store.create(partial)
             try descriptor.closeAfter { try reader.writeFile(at: request.path, to: descriptor) }
             if Glibc.rename(partial.string, target.string) != 0 { throw Errno(rawValue: errno) }
             let (requests, bytes) = source.transferred.totals
@@ -160,20 +140,10 @@ extension GenerationFileSystem {
             Glibc.unlink(partial.string)
             let reason = "reading \(request.path) of \(request.archiveKey) from the bucket failed: \(error)"
             logger.error("\(reason)")
-            withLockNonThrowing { readErrors[request.versionID] = ReadError(message: reason, atNs: Timespec.now().totalNanoseconds) }
+            fetched.recordReadError(request.versionID, reason)
             throw FSError(.ioError, reason)
         }
-        let size = cache.size(request.ino) ?? 0
-        withLockNonThrowing {
-            cachedFiles[request.nodeID] = CachedFile(bytes: size, lastUsedNs: Timespec.now().totalNanoseconds)
-            readErrors[request.versionID] = nil
-        }
+        fetched.fetched(request.nodeID, ino: request.ino, versionID: request.versionID)
         wakeups.contentAdded()
     }
-}
-
-/// The last failed remote read of a version, for status.json.
-struct ReadError: Sendable {
-    let message: String
-    let atNs: Int64
 }

@@ -59,7 +59,7 @@ extension GenerationFileSystem {
             return record
         }
         versions[record.nodeID] = record
-        tocs[record.nodeID] = toc
+        fetched.setTOC(record.nodeID, toc)
         if number > (latestVersion[generationID].flatMap { versions[$0] }?.number ?? 0) {
             latestVersion[generationID] = record.nodeID
         }

@@ -103,11 +103,11 @@ extension GenerationFileSystem {
             let saved = version
             try writeCatalogLocked("recording a snapshot") { db in
                 try saved.update(db)
-                try self.enqueueUploadLocked(saved, db)
+                if let snapshot = saved.snapshottedAtNs { try self.uploads.enqueue(versionID: saved.nodeID, snapshotNs: snapshot, db) }
             }
             versions[versionID] = version
             dirtyVersions.remove(versionID)
-            tocs[versionID] = nil
+            fetched.setTOC(versionID, nil)
             logger.info(
                 "snapshot \(plan.archive): \(plan.entries.count) entries, \(toc.archiveSize) bytes in \(ContinuousClock.now - started)")
             return true

@@ -6,15 +6,15 @@ import Logging
 import SupabaseStorage
 
 public final class Uploader: Sendable {
-    private let fileSystem: GenerationFileSystem
+    private let queue: UploadQueue
     private let store: any ObjectStore
     private let concurrency: Int
     private let workers = WorkerHandles()
     /// Rung when a job is queued; idle workers also look once a second for retries that became due.
     public let doorbell = Doorbell()
 
-    public init(fileSystem: GenerationFileSystem, store: any ObjectStore, concurrency: Int = 4) {
-        self.fileSystem = fileSystem
+    public init(queue: UploadQueue, store: any ObjectStore, concurrency: Int = 4) {
+        self.queue = queue
         self.store = store
         self.concurrency = concurrency
     }
@@ -35,17 +35,17 @@ public final class Uploader: Sendable {
 
     private func work() async {
         while !Task.isCancelled {
-            guard let task = fileSystem.claimUpload() else {
+            guard let task = queue.claim() else {
                 await doorbell.wait(timeout: .seconds(1))
                 continue
             }
             let outcome = await upload(task)
             if Task.isCancelled, case .transient = outcome {
-                fileSystem.finishUpload(task, .transient("interrupted by unmount"))
-                fileSystem.logger.notice("unmounting with \(task.archiveKey) still queued; the next mount uploads it")
+                queue.finish(task, .transient("interrupted by unmount"))
+                queue.logger.notice("unmounting with \(task.archiveKey) still queued; the next mount uploads it")
                 return
             }
-            fileSystem.finishUpload(task, outcome)
+            queue.finish(task, outcome)
         }
     }
 
@@ -60,7 +60,7 @@ public final class Uploader: Sendable {
                     try await store.put(
                         key: task.archiveKey, fromFile: task.archive, contentType: "application/gzip",
                         upsert: !task.firstPublish,
-                        progress: { [fileSystem] sent, total in fileSystem.recordProgress(task, sent: sent, total: total) })
+                        progress: { [queue] sent, total in queue.recordProgress(task, sent: sent, total: total) })
                 }
             } catch StorageError.conflict(let message) {
                 // Our own earlier attempt may have stored the archive before a crash: same size, ours.
@@ -80,7 +80,7 @@ public final class Uploader: Sendable {
                 let local = FileManager.default.contents(atPath: task.toc).map { [UInt8]($0) }
                 if remote != local { return .conflict(message) }
             }
-            let ttl = fileSystem.configuration.signedURLTTL
+            let ttl = queue.configuration.signedURLTTL
             let signed = try? await Self.requestRetries.run { try await store.sign(key: task.archiveKey, expiresIn: ttl) }
             return .uploaded(signed)
         } catch let error as StorageError {

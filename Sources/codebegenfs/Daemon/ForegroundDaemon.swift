@@ -49,7 +49,7 @@ struct ForegroundDaemon {
                 dataDirectory: dataDirectory, configuration: configuration, logger: logger, connection: remote?.connection,
                 board: board)
 
-            let uploader = remote.map { Uploader(fileSystem: fileSystem, store: $0.connection.store) }
+            let uploader = remote.map { Uploader(queue: fileSystem.uploads, store: $0.connection.store) }
             if let uploader {
                 teardown.add("stopping uploads (unfinished ones resume at the next mount)") {
                     _ = BlockingCall.run { await uploader.stop() }
