@@ -47,12 +47,7 @@ extension GenerationFileSystem {
         let uploaded = try readCatalogLocked("reading finished uploads") { db in
             try UploadJob.filter(Column("state") == UploadState.uploaded).fetchAll(db)
         }
-        var openVersions: Set<Int64> = []
-        var openNodes: Set<Int64> = []
-        for case .blob(let blob) in fileHandles.values {
-            openVersions.insert(blob.versionID)
-            openNodes.insert(blob.nodeID)
-        }
+        let (openVersions, openNodes) = openFiles.openBlobs()
         var copies: [CleanCopy] = []
         for job in uploaded {
             guard let version = versions[job.versionNodeID], version.origin == .local, version.localCopy, !version.dirty,

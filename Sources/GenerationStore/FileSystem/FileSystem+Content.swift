@@ -33,7 +33,7 @@ extension GenerationFileSystem {
                 if let virtual = VirtualEntry(ino: ino) {
                     if Self.isWriting(flags) { throw FSError.accessDenied("virtual files are read-only") }
                     let content = try virtualContentLocked(virtual)
-                    return addHandleLocked(.computed(content), directIO: true, keepCache: false)
+                    return OpenedFile(handle: openFiles.add(.computed(content)), directIO: true, keepCache: false)
                 }
                 let node = try nodeLocked(ino: ino)
                 guard node.role == .file else { throw FSError(.isDirectory, "not a regular file") }
@@ -57,8 +57,7 @@ extension GenerationFileSystem {
 
     /// Reads up to `buffer.count` bytes at `offset`; returns how many were read (0 at end of file).
     public func read(handle: UInt64, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(FSError) -> Int {
-        let file = try withLock { () throws(FSError) -> FileHandle in try fileHandleLocked(handle) }
-        switch file {
+        switch try openFiles.file(handle) {
         case .computed(let content):
             guard offset < content.count else { return 0 }
             let count = min(buffer.count, content.count - Int(offset))
@@ -83,15 +82,7 @@ extension GenerationFileSystem {
 
     /// Writes `data` at `offset` (at the end for O_APPEND handles); returns the bytes written.
     public func write(handle: UInt64, offset: UInt64, data: UnsafeRawBufferPointer) throws(FSError) -> Int {
-        let blob = try withLock { () throws(FSError) -> BlobHandle in
-            guard case .blob(let blob) = try fileHandleLocked(handle), blob.writable else {
-                throw FSError(.badFileDescriptor, "handle is not open for writing")
-            }
-            if versions[blob.versionID]?.sealed == true {
-                throw FSError.sealed("the version was sealed while this file was open: the write is refused")
-            }
-            return blob
-        }
+        let blob = try openFiles.writableBlob(handle)
         guard blobs.hasRoom(for: data.count) else {
             throw FSError(.noSpace, "the disk holding the data directory is full")
         }
@@ -126,15 +117,12 @@ extension GenerationFileSystem {
     /// Commits what was written through the handle. The FUSE adapter does not ask for it on
     /// close (sizes are recoverable from the blobs, FileSystem+Recovery.swift); callers may.
     public func flush(handle: UInt64) throws(FSError) {
-        try withLock { () throws(FSError) in
-            guard case .blob(let blob) = try fileHandleLocked(handle), blob.writable else { return }
-            try saveDirtyLocked()
-        }
+        guard case .blob(let blob) = try openFiles.file(handle), blob.writable else { return }
+        try withLock { () throws(FSError) in try saveDirtyLocked() }
     }
 
     public func fsync(handle: UInt64, dataOnly: Bool) throws(FSError) {
-        let file = try withLock { () throws(FSError) -> FileHandle in try fileHandleLocked(handle) }
-        guard case .blob(let blob) = file else { return }
+        guard case .blob(let blob) = try openFiles.file(handle) else { return }
         let result = dataOnly ? fdatasync(blob.descriptor.rawValue) : Glibc.fsync(blob.descriptor.rawValue)
         if result != 0 { throw FSError(Errno(rawValue: errno), "syncing inode \(blob.nodeID)") }
         try withLock { () throws(FSError) in try saveDirtyLocked() }
@@ -146,11 +134,10 @@ extension GenerationFileSystem {
     }
 
     public func release(handle: UInt64) {
+        guard case .blob(let blob) = openFiles.remove(handle) else { return }
+        try? blob.descriptor.close()
         lock.lock()
         defer { lock.unlock() }
-        guard let file = fileHandles.removeValue(forKey: handle), case .blob(let blob) = file else { return }
-        try? blob.descriptor.close()
-        if blob.writable { openWriters[blob.versionID, default: 1] -= 1 }
         // The size need not be committed here: after a crash it is recovered from the blob
         // (FileSystem+Recovery.swift). The snapshotter's thread saves it with the next batch
         // commit (saveChangesInBackground), as do a snapshot, fsync or status read; a request
@@ -195,6 +182,7 @@ extension GenerationFileSystem {
                 }
                 if let sealedVersion {
                     versions[sealedVersion.nodeID] = sealedVersion
+                    openFiles.markSealed(sealedVersion.nodeID)
                     logger.info("v\(sealedVersion.number) sealed by chmod a-w")
                 }
             } else {
@@ -237,24 +225,10 @@ extension GenerationFileSystem {
         }
         cacheLocked(nodes[id] ?? node)
         references.opened(id)
-        if writable { openWriters[versionID, default: 0] += 1 }
         versionLastUsedNs[versionID] = Timespec.now().totalNanoseconds
         let sealed = versions[versionID]?.sealed == true
-        return addHandleLocked(
-            .blob(BlobHandle(nodeID: id, versionID: versionID, descriptor: descriptor, writable: writable, append: append)),
-            directIO: false, keepCache: sealed)
-    }
-
-    private func addHandleLocked(_ file: FileHandle, directIO: Bool, keepCache: Bool) -> OpenedFile {
-        let handle = nextHandle
-        nextHandle += 1
-        fileHandles[handle] = file
-        return OpenedFile(handle: handle, directIO: directIO, keepCache: keepCache)
-    }
-
-    private func fileHandleLocked(_ handle: UInt64) throws(FSError) -> FileHandle {
-        guard let file = fileHandles[handle] else { throw FSError(.badFileDescriptor, "unknown file handle \(handle)") }
-        return file
+        let blob = BlobHandle(nodeID: id, versionID: versionID, descriptor: descriptor, writable: writable, append: append)
+        return OpenedFile(handle: openFiles.add(.blob(blob)), directIO: false, keepCache: sealed)
     }
 
     private func truncateLocked(_ node: Node, to size: UInt64) throws(FSError) {

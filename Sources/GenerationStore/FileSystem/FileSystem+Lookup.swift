@@ -68,11 +68,7 @@ extension GenerationFileSystem {
     public func opendir(_ ino: InodeNumber) throws(FSError) -> UInt64 {
         listBucketIfDue(for: ino)
         return try withLock { () throws(FSError) -> UInt64 in
-            let entries = try listingLocked(ino)
-            let handle = nextHandle
-            nextHandle += 1
-            directoryHandles[handle] = DirectoryHandle(directoryID: ino, entries: entries)
-            return handle
+            openFiles.addDirectory(DirectoryHandle(directoryID: ino, entries: try listingLocked(ino)))
         }
     }
 
@@ -82,11 +78,11 @@ extension GenerationFileSystem {
         handle: UInt64, offset: UInt64, plus: Bool, add: (DirectoryEntry, _ nextOffset: UInt64) -> Bool
     ) throws(FSError) {
         let entries = try withLock { () throws(FSError) -> ArraySlice<ListedEntry> in
-            guard var directory = directoryHandles[handle] else { throw FSError(.badFileDescriptor, "unknown directory handle") }
+            var directory = try openFiles.directory(handle)
             if offset == 0, !directory.entries.isEmpty {
                 // A rewind: list again so the caller sees changes made since opendir.
                 directory.entries = try listingLocked(directory.directoryID)
-                directoryHandles[handle] = directory
+                openFiles.replaceDirectory(handle, directory)
             }
             guard offset < directory.entries.count else { return [] }
             return directory.entries[Int(offset)...]
@@ -109,9 +105,7 @@ extension GenerationFileSystem {
     }
 
     public func releasedir(handle: UInt64) {
-        lock.lock()
-        defer { lock.unlock() }
-        directoryHandles[handle] = nil
+        openFiles.removeDirectory(handle)
     }
 
     private func listingLocked(_ ino: InodeNumber) throws(FSError) -> [ListedEntry] {

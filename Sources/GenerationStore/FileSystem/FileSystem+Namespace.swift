@@ -173,6 +173,7 @@ extension GenerationFileSystem {
         if var previous {
             previous.sealed = true
             versions[previous.nodeID] = previous
+            openFiles.markSealed(previous.nodeID)
             logger.info("v\(previous.number) of \(NameRules.printable(generation.nameBytes)) sealed by creating v\(number)")
         }
         versions[record.nodeID] = record

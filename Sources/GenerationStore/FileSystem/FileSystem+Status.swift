@@ -144,7 +144,7 @@ extension GenerationFileSystem {
     /// "writing" while changes are not yet in the archive or a file is open for writing,
     /// "completed" once the archive holds everything.
     func versionStateLocked(_ version: VersionRecord) -> String {
-        version.dirty || (!version.sealed && (openWriters[version.nodeID] ?? 0) > 0) ? "writing" : "completed"
+        version.dirty || (!version.sealed && openFiles.hasWriters(version.nodeID)) ? "writing" : "completed"
     }
 
     func uploadStateLocked(_ version: VersionRecord) -> String {

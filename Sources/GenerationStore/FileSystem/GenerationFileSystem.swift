@@ -48,18 +48,15 @@ public final class GenerationFileSystem: @unchecked Sendable {
     var lastBackgroundSave = ContinuousClock.now
     /// The newest version node of each generation node.
     var latestVersion: [Int64: Int64] = [:]
-    /// Handles open for writing, per version node.
-    var openWriters: [Int64: Int] = [:]
     var activity: [Int64: VersionActivity] = [:]
     var references = References()
-    var fileHandles: [UInt64: FileHandle] = [:]
-    var directoryHandles: [UInt64: DirectoryHandle] = [:]
-    var nextHandle: UInt64 = 1
     /// When a version's files were last opened (wall clock, ns), for clean-up's LRU.
     var versionLastUsedNs: [Int64: Int64] = [:]
     /// When each bucket folder was last listed (FileSystem+Discovery.swift).
     var listedAt: [String: ContinuousClock.Instant] = [:]
     public let wakeups = Wakeups()
+    /// Open file and directory handles (their own lock).
+    let openFiles = OpenFiles()
     /// The upload queue (its own lock): jobs, progress, signed URLs.
     public let uploads: UploadQueue
     /// What the daemon is busy with (packing), for `unmount` and a mount waiting for this one.

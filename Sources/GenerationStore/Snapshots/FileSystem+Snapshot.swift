@@ -36,7 +36,7 @@ extension GenerationFileSystem {
             guard version.dirty else { return false }
             if version.sealed { return true }
             let activity = activity[version.nodeID] ?? VersionActivity(lastChange: .now - delay)
-            return (openWriters[version.nodeID] ?? 0) == 0 && ContinuousClock.now - activity.lastChange >= delay
+            return !openFiles.hasWriters(version.nodeID) && ContinuousClock.now - activity.lastChange >= delay
         }.map(\.nodeID)
     }
 
