@@ -51,3 +51,39 @@ import Testing
         expectErrno(.badFileDescriptor) { _ = try open.directory(directory) }
     }
 }
+
+@Suite struct WritesThroughOpenFilesTests {
+    @Test func extentsGrowUntilTakenOnceAndWritesAreCountedPerVersion() throws {
+        let open = OpenFiles()
+        let handle = open.add(.blob(BlobHandle(
+            nodeID: 10, versionID: 5, descriptor: try FileDescriptor.open("/dev/null", .readWrite), writable: true, append: false)))
+        let blob = try open.writableBlob(handle)
+        open.recordWrite(blob, end: 100, at: Timespec(totalNanoseconds: 1))
+        open.recordWrite(blob, end: 40, at: Timespec(totalNanoseconds: 2))
+        #expect(open.writeCount(5) == 2 && open.writeCount(6) == 0)
+        #expect(open.takeWritten(11) == nil)
+        #expect(open.takeWritten(10) == WrittenExtent(size: 100, timeNs: 2, versionID: 5), "the furthest end, the last time")
+        #expect(open.takeWritten(10) == nil, "handed over once")
+        open.recordWrite(blob, end: 7, at: Timespec(totalNanoseconds: 3))
+        #expect(open.takeAllWritten() == [10: WrittenExtent(size: 7, timeNs: 3, versionID: 5)])
+        #expect(open.takeAllWritten().isEmpty)
+    }
+
+    /// The namespace takes what writes did whenever it reads the node: sizes are right before close,
+    /// and an O_TRUNC open of a file still being written truncates it.
+    @Test func sizesAreSeenBeforeCloseAndTruncationSeesThem() throws {
+        let h = try Harness()
+        let version = try h.mkdir(try h.generation(), "v1")
+        let (entry, opened) = try h.fileSystem.create(
+            parent: version, name: Array("f".utf8), mode: 0o644, flags: O_WRONLY, caller: h.caller)
+        let bytes = [UInt8](repeating: 7, count: 5000)
+        _ = try bytes.withUnsafeBytes { try h.fileSystem.write(handle: opened.handle, offset: 0, data: $0) }
+        #expect(try h.fileSystem.getattr(entry.attributes.ino).attributes.size == 5000, "seen before close")
+        let truncating = try h.fileSystem.open(entry.attributes.ino, flags: O_WRONLY | O_TRUNC)
+        #expect(try h.fileSystem.getattr(entry.attributes.ino).attributes.size == 0)
+        h.fileSystem.release(handle: truncating.handle)
+        h.fileSystem.release(handle: opened.handle)
+        #expect(try h.readFile(entry.attributes.ino) == "")
+        #expect(try h.fileSystem.getattr(entry.attributes.ino).attributes.size == 0)
+    }
+}

@@ -100,17 +100,8 @@ extension GenerationFileSystem {
         }
         var end = Int64(offset) + Int64(written)
         if blob.append, let size = try? blob.descriptor.seek(offset: 0, from: .end) { end = size }
-        let now = Timespec.now()
-        lock.lock()
-        defer { lock.unlock() }
-        if var node = nodes[blob.nodeID] {
-            node.size = max(node.size, end)
-            node.mtimeNs = now.totalNanoseconds
-            node.ctimeNs = now.totalNanoseconds
-            nodes[blob.nodeID] = node
-            dirtyNodes.insert(blob.nodeID)
-        }
-        touchVersionLocked(blob.versionID, at: now)
+        // No namespace lock: the namespace takes the new size and times when it next reads the node.
+        openFiles.recordWrite(blob, end: end, at: .now())
         return written
     }
 
@@ -138,6 +129,7 @@ extension GenerationFileSystem {
         try? blob.descriptor.close()
         lock.lock()
         defer { lock.unlock() }
+        takeWrittenLocked(blob.nodeID)
         // The size need not be committed here: after a crash it is recovered from the blob
         // (FileSystem+Recovery.swift). The snapshotter's thread saves it with the next batch
         // commit (saveChangesInBackground), as do a snapshot, fsync or status read; a request

@@ -150,6 +150,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
     // MARK: - Nodes
 
     func nodeLocked(_ id: Int64) throws(FSError) -> Node {
+        takeWrittenLocked(id)
         if let node = nodes[id] { return node }
         guard let node = try readCatalogLocked("reading inode \(id)", { try Node.withID($0, id) }) else {
             throw FSError.notFound("inode \(id) does not exist")
@@ -169,6 +170,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
             try Node.child($0, parent: parentID, name: name)
         }
         guard let found, let id = found.id else { return nil }
+        takeWrittenLocked(id)
         return nodes[id] ?? found
     }
 
@@ -208,8 +210,31 @@ public final class GenerationFileSystem: @unchecked Sendable {
         fetched.remove(Int64(ino), ino: ino)
     }
 
+    /// Folds what writes through open handles did to node `id` into its size and times, and
+    /// counts them as a change of its version. Files being written are always cached (`nodes`).
+    func takeWrittenLocked(_ id: Int64) {
+        if let extent = openFiles.takeWritten(id) { applyLocked(extent, to: id) }
+    }
+
+    /// takeWrittenLocked for every file written since the last take.
+    func takeAllWrittenLocked() {
+        for (id, extent) in openFiles.takeAllWritten() { applyLocked(extent, to: id) }
+    }
+
+    private func applyLocked(_ extent: WrittenExtent, to id: Int64) {
+        if var node = nodes[id] {
+            node.size = max(node.size, extent.size)
+            node.mtimeNs = extent.timeNs
+            node.ctimeNs = extent.timeNs
+            nodes[id] = node
+            dirtyNodes.insert(id)
+        }
+        touchVersionLocked(extent.versionID, at: Timespec(totalNanoseconds: extent.timeNs))
+    }
+
     /// Writes the unsaved sizes and times of nodes and versions to the catalog.
     func saveDirtyLocked() throws(FSError) {
+        takeAllWrittenLocked()
         guard !dirtyNodes.isEmpty || !dirtyVersions.isEmpty else { return }
         let changed = dirtyNodes.compactMap { nodes[$0] }
         let changedVersions = dirtyVersions.compactMap { versions[$0] }

@@ -1,9 +1,20 @@
 // Open files and directories: the handles the kernel holds, what each reads or writes, how many
-// writers each version has, and which versions were sealed while files in them were open. Reads,
-// writes and fsyncs find their handle here without the namespace lock. Its own lock, a leaf:
-// nothing is called while holding it (the namespace may call in while holding its own).
+// writers each version has, which versions were sealed while files in them were open, and what
+// writes did to sizes and times since the namespace last took them (`takeWritten`). Reads, writes
+// and fsyncs run on this lock alone, never the namespace's. Its own lock, a leaf: nothing is
+// called while holding it (the namespace calls in while holding its own).
 import Foundation
+import Synchronization
 import SystemPackage
+
+/// What writes through open handles did to one file since the namespace last took it.
+struct WrittenExtent: Sendable, Equatable {
+    /// The end of the furthest write: the file is at least this long.
+    var size: Int64
+    /// When the last write ended (the file's new mtime and ctime).
+    var timeNs: Int64
+    let versionID: Int64
+}
 
 final class OpenFiles: @unchecked Sendable {
     private let lock = NSLock()
@@ -14,6 +25,11 @@ final class OpenFiles: @unchecked Sendable {
     private var writers: [Int64: Int] = [:]
     /// Versions sealed since they were loaded: writes through handles opened before are refused.
     private var sealed: Set<Int64> = []
+    private var written: [Int64: WrittenExtent] = [:]
+    /// Writes ever made per version: a snapshot being packed stops when this moves.
+    private var writes: [Int64: UInt64] = [:]
+    /// `written.count`, read without the lock by the namespace's node accessors.
+    private let pendingExtents = Atomic<Int>(0)
 
     // MARK: - Files
 
@@ -76,6 +92,46 @@ final class OpenFiles: @unchecked Sendable {
     }
 
     func markSealed(_ versionID: Int64) { lock.withLock { _ = sealed.insert(versionID) } }
+
+    // MARK: - What writes did
+
+    /// Records a write through `blob` that left the file at least `end` bytes long.
+    func recordWrite(_ blob: BlobHandle, end: Int64, at time: Timespec) {
+        lock.withLock {
+            if var extent = written[blob.nodeID] {
+                extent.size = max(extent.size, end)
+                extent.timeNs = time.totalNanoseconds
+                written[blob.nodeID] = extent
+            } else {
+                written[blob.nodeID] = WrittenExtent(size: end, timeNs: time.totalNanoseconds, versionID: blob.versionID)
+                pendingExtents.store(written.count, ordering: .relaxed)
+            }
+            writes[blob.versionID, default: 0] += 1
+        }
+    }
+
+    /// What was written to `nodeID` since the last take, handed over once.
+    func takeWritten(_ nodeID: Int64) -> WrittenExtent? {
+        guard pendingExtents.load(ordering: .relaxed) > 0 else { return nil }
+        return lock.withLock {
+            defer { pendingExtents.store(written.count, ordering: .relaxed) }
+            return written.removeValue(forKey: nodeID)
+        }
+    }
+
+    /// Everything written since the last take, by node, handed over once.
+    func takeAllWritten() -> [Int64: WrittenExtent] {
+        guard pendingExtents.load(ordering: .relaxed) > 0 else { return [:] }
+        return lock.withLock {
+            defer {
+                written.removeAll()
+                pendingExtents.store(0, ordering: .relaxed)
+            }
+            return written
+        }
+    }
+
+    func writeCount(_ versionID: Int64) -> UInt64 { lock.withLock { writes[versionID] ?? 0 } }
 
     // MARK: - Directories
 

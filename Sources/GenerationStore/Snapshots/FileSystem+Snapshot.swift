@@ -27,6 +27,12 @@ extension GenerationFileSystem {
         return (FilePath(stem + ".tar.gz"), FilePath(stem + ".toc.json"))
     }
 
+    /// Every change the version has had: a snapshot whose count moved while packing is stale.
+    /// Writes through open handles count at once, before the namespace has taken their sizes.
+    func changesLocked(_ versionID: Int64) -> UInt64 {
+        (activity[versionID]?.changes ?? 0) + openFiles.writeCount(versionID)
+    }
+
     /// Versions whose snapshot is due: changed, and sealed or quiet for the write-back delay with no writer.
     func dueSnapshots() -> [Int64] {
         lock.lock()
@@ -66,11 +72,15 @@ extension GenerationFileSystem {
     public func snapshotIfDirty(versionID: Int64) throws(FSError) -> Bool {
         // Files left in the bucket by clean-up are fetched back first, without the snapshot lock:
         // upload workers wait for that lock on Swift's small thread pool, which the fetch needs.
-        let cleanedUp = withLockNonThrowing { versions[versionID].map { $0.dirty && !$0.localCopy } ?? false }
+        let cleanedUp = withLockNonThrowing {
+            takeAllWrittenLocked()
+            return versions[versionID].map { $0.dirty && !$0.localCopy } ?? false
+        }
         if cleanedUp { try makeVersionLocal(versionID) }
         snapshotLock.lock()
         defer { snapshotLock.unlock() }
         let plan = try withLock { () throws(FSError) -> SnapshotPlan? in
+            takeAllWrittenLocked()
             guard let version = versions[versionID], version.dirty else { return nil }
             return try snapshotPlanLocked(version)
         }
@@ -83,7 +93,7 @@ extension GenerationFileSystem {
             // A change makes this archive stale: packing stops there rather than finish in vain.
             toc = try plan.write(
                 blobs: blobs,
-                keepGoing: { [self] in withLockNonThrowing { (activity[versionID]?.changes ?? 0) == plan.changes } },
+                keepGoing: { [self] in withLockNonThrowing { changesLocked(versionID) == plan.changes } },
                 progress: { [board] done in board.update(job, "packing \(plan.title): \(done) of \(plan.entries.count) entries") })
         } catch ArchiveError.stopped {
             logger.debug("v\(plan.version.number) changed while it was packed; packing stopped, it is packed again later")
@@ -92,7 +102,7 @@ extension GenerationFileSystem {
             throw FSError.wrapping(error, "packing v\(plan.version.number)")
         }
         return try withLock { () throws(FSError) -> Bool in
-            guard activity[versionID]?.changes ?? 0 == plan.changes, var version = versions[versionID] else {
+            guard changesLocked(versionID) == plan.changes, var version = versions[versionID] else {
                 logger.debug("v\(plan.version.number) changed while it was packed; it is packed again later")
                 return false
             }
@@ -135,7 +145,7 @@ extension GenerationFileSystem {
         let title = "v\(version.number) of \(String(decoding: generation.nameBytes, as: UTF8.self)) "
             + "(project \(String(decoding: project.nameBytes, as: UTF8.self)))"
         return SnapshotPlan(
-            version: version, title: title, changes: activity[version.nodeID]?.changes ?? 0, archive: archive, toc: toc,
+            version: version, title: title, changes: changesLocked(version.nodeID), archive: archive, toc: toc,
             entries: entries, metadata: metadata)
     }
 
