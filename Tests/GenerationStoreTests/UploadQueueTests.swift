@@ -15,7 +15,7 @@ final class UploadHarness {
     let server: StorageServer
     let store: SupabaseObjectStore
 
-    init() async throws {
+    init(configure: (inout Configuration) -> Void = { _ in }) async throws {
         let directory = NSTemporaryDirectory() + "gs-upload-\(UUID().uuidString)"
         server = try StorageServer(configuration: StorageServerConfiguration(dataDirectory: directory + "-server"))
         let port = try await server.start()
@@ -26,6 +26,7 @@ final class UploadHarness {
         _ = try await store.createBucketIfMissing(name: "codebegen-projects", public: false)
         var config = Configuration(dataDirectory: directory)
         config.writeBackDelay = 0
+        configure(&config)
         let connection = RemoteConnection(store: store, url: "http://127.0.0.1:\(port)", bucket: "codebegen-projects", logger: Logger(label: "test"))
         files = try Harness(directory: directory) { directory in
             try GenerationFileSystem(
@@ -35,6 +36,16 @@ final class UploadHarness {
     }
 
     var queue: UploadQueue { files.fileSystem.uploads }
+
+    /// Runs the Uploader until `versionID` is uploaded.
+    func upload(_ versionID: Int64) async throws {
+        let uploader = Uploader(queue: queue, store: store, concurrency: 1)
+        uploader.start()
+        let deadline = Date().addingTimeInterval(30)
+        while queue.state(of: versionID) != "uploaded", Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        await uploader.stop()
+        guard queue.state(of: versionID) == "uploaded" else { throw FSError(.ioError, "v\(versionID) was not uploaded") }
+    }
 
     /// v1 of p1/g1 holding one file, snapshotted: its version id.
     func snapshottedVersion(_ text: String = "hello\n") throws -> Int64 {

@@ -1,11 +1,12 @@
 // The FUSE-free file system facade: every request of the FUSE adapter is one synchronous call
 // here, which applies the rules of DESIGN §1–§2 and §8 and answers values or an FSError.
 //
-// Locking: one lock (`lock`) guards all in-memory state below and every catalog write, so the
-// cache and the catalog change together. File data moves without it: read and write use the
-// handle's descriptor with pread/pwrite, then take the lock only to record size and times.
-// Helpers whose names end in `Locked` expect the lock to be held. `snapshotLock` serializes
-// snapshots; it is taken before `lock`, never while holding it.
+// Locking (order in docs/ARCHITECTURE.md): `lock` guards the namespace's state below and its
+// catalog writes, so the cache and the catalog change together. File data moves without it:
+// OpenFiles finds the handle, pread/pwrite move the bytes, and OpenFiles records what a write did
+// until the namespace takes it (`takeWrittenLocked`). Helpers whose names end in `Locked` expect
+// the lock to be held. `snapshotLock` serializes snapshots; it is taken before `lock`, never while
+// holding it. OpenFiles, FetchedFiles, UploadQueue and ActivityBoard have leaf locks of their own.
 import Foundation
 import GRDB
 import Logging
@@ -52,9 +53,9 @@ public final class GenerationFileSystem: @unchecked Sendable {
     var references = References()
     /// When a version's files were last opened (wall clock, ns), for clean-up's LRU.
     var versionLastUsedNs: [Int64: Int64] = [:]
-    /// When each bucket folder was last listed (FileSystem+Discovery.swift).
-    var listedAt: [String: ContinuousClock.Instant] = [:]
     public let wakeups = Wakeups()
+    /// When each bucket folder was last listed (FileSystem+Discovery.swift).
+    let listings: ListingSchedule
     /// Open file and directory handles (their own lock).
     let openFiles = OpenFiles()
     /// The upload queue (its own lock): jobs, progress, signed URLs.
@@ -71,6 +72,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
         self.connection = connection
         self.board = board
         self.dataDirectory = dataDirectory
+        listings = ListingSchedule(interval: configuration.remoteListInterval)
         owner = Caller(uid: getuid(), gid: getgid())
         catalog = try Catalog(
             path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath, owner: owner)

@@ -69,13 +69,7 @@ extension GenerationFileSystem {
             }
         }
         guard let scope else { return false }
-        let due = withLockNonThrowing { () -> Bool in
-            let key = "\(scope)"
-            let interval = Duration.milliseconds(Int64(configuration.remoteListInterval * 1000))
-            if let last = listedAt[key], ContinuousClock.now - last < interval { return false }
-            listedAt[key] = .now
-            return true
-        }
+        let due = listings.claim(scope)
         if due { listBucket(scope) }
         return due
     }
@@ -146,5 +140,24 @@ extension GenerationFileSystem {
             let id = node.id
         else { return nil }
         return versions.values.first { $0.generationNodeID == id && $0.number == number }
+    }
+}
+
+/// When each bucket folder was last listed: a folder is listed again at most once per
+/// REMOTE_LIST_INTERVAL. Its own lock, a leaf.
+final class ListingSchedule: @unchecked Sendable {
+    private let interval: Duration
+    private let lock = NSLock()
+    private var listedAt: [BucketScope: ContinuousClock.Instant] = [:]  // guarded by `lock`
+
+    init(interval seconds: Double) { interval = .milliseconds(Int64(seconds * 1000)) }
+
+    /// True, and the folder counts as listed now, when its last listing is older than the interval.
+    func claim(_ scope: BucketScope) -> Bool {
+        lock.withLock {
+            if let last = listedAt[scope], ContinuousClock.now - last < interval { return false }
+            listedAt[scope] = .now
+            return true
+        }
     }
 }
