@@ -9,8 +9,17 @@ import Testing
 
 @testable import GenerationStore
 
+/// Runs a blocking file system call (one that may wait for the bucket through BlockingCall) on a
+/// thread of its own: blocking one of Swift's two cooperative threads here starved the in-process
+/// servers of the suites running beside it.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 /// A file system (no FUSE) whose uploads go to an in-process storage server.
-final class UploadHarness {
+final class UploadHarness: @unchecked Sendable {
     let files: Harness
     let server: StorageServer
     let store: SupabaseObjectStore

@@ -5,7 +5,9 @@ import Testing
 
 /// A `serve-storage` process on a free loopback port, with a known service key.
 final class StorageServerProcess {
-    let port: Int
+    /// Picked by the server at its first start (a fixed random one collided with the ephemeral
+    /// ports of mounts' bundled servers); a restart listens on the same one.
+    private(set) var port = 0
     let key = "test-service-key-\(UUID().uuidString)"
     let data: String
     private var pid: pid_t = 0
@@ -13,8 +15,7 @@ final class StorageServerProcess {
 
     init(faultRate: Double = 0, faultResetRate: Double = 0, latencyMs: Int = 0) throws {
         data = try makeTemporaryDirectory(prefix: "mt-server")
-        port = Int.random(in: 40_000...60_000)
-        arguments = ["--port", String(port), "--data", data + "/objects", "--fault-rate", String(faultRate),
+        arguments = ["--data", data + "/objects", "--fault-rate", String(faultRate),
                      "--fault-reset-rate", String(faultResetRate), "--fault-latency-ms", String(latencyMs),
                      "--access-log", data + "/access.log"]
         try start()
@@ -32,16 +33,24 @@ final class StorageServerProcess {
 
     func start() throws {
         let bin = try MountedFS.binaryPath()
-        let command = ([bin, "serve-storage"] + arguments).map(Shell.quote).joined(separator: " ")
-        let result = try Shell.check(
-            "SUPABASE_SERVICE_KEY=\(Shell.quote(key)) nohup \(command) > \(Shell.quote(data))/server.log 2>&1 & echo $!")
+        let command = ([bin, "serve-storage", "--port", String(port)] + arguments).map(Shell.quote).joined(separator: " ")
+        let log = data + "/server.log"
+        let result = try Shell.check("SUPABASE_SERVICE_KEY=\(Shell.quote(key)) nohup \(command) > \(Shell.quote(log)) 2>&1 & echo $!")
         pid = pid_t(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if (try? Shell.run("curl -s -o /dev/null \(url)/storage/v1/bucket", timeout: 5))?.succeeded == true { return }
+            if port == 0 {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                if let line = text.split(separator: "\n").first(where: { $0.contains("storage server listening on 127.0.0.1:") }),
+                    let found = line.split(separator: ":").last.flatMap({ Int($0) })
+                {
+                    port = found
+                }
+            }
+            if port != 0, (try? Shell.run("curl -s -o /dev/null \(url)/storage/v1/bucket", timeout: 5))?.succeeded == true { return }
             usleep(100_000)
         }
-        throw TestFailure("serve-storage did not answer on \(url)")
+        throw TestFailure("serve-storage did not answer on \(url): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 
     func stop() {

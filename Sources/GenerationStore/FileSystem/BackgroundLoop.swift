@@ -59,17 +59,3 @@ public final class BackgroundLoop: @unchecked Sendable {
         condition.unlock()
     }
 }
-
-extension GenerationFileSystem {
-    /// The snapshotter's job: every due snapshot; a failed one is retried after the write-back delay.
-    public func takeDueSnapshots() {
-        for versionID in dueSnapshots() {
-            do {
-                try snapshotIfDirty(versionID: versionID)
-            } catch {
-                logger.error("snapshot failed: \(error); retrying after the write-back delay")
-                postponeSnapshot(versionID: versionID)
-            }
-        }
-    }
-}

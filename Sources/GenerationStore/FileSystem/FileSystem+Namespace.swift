@@ -181,7 +181,7 @@ extension GenerationFileSystem {
         knownChildren.directoryCreated(record.nodeID)
         // The quiet period starts now: a version is not packed (and uploaded) empty the moment
         // `mkdir` makes it, before the tool has had time to write into it.
-        activity[record.nodeID] = VersionActivity()
+        snapshots.startQuietPeriod(record.nodeID)
         return node
     }
 

@@ -5,8 +5,9 @@
 // catalog writes, so the cache and the catalog change together. File data moves without it:
 // OpenFiles finds the handle, pread/pwrite move the bytes, and OpenFiles records what a write did
 // until the namespace takes it (`takeWrittenLocked`). Helpers whose names end in `Locked` expect
-// the lock to be held. `snapshotLock` serializes snapshots; it is taken before `lock`, never while
-// holding it. OpenFiles, FetchedFiles, UploadQueue and ActivityBoard have leaf locks of their own.
+// the lock to be held. `snapshots.packing` serializes snapshots; it is taken before `lock`,
+// never while holding it. OpenFiles, FetchedFiles, UploadQueue, Snapshotter and ActivityBoard
+// have leaf locks of their own.
 import Foundation
 import GRDB
 import Logging
@@ -33,7 +34,6 @@ public final class GenerationFileSystem: @unchecked Sendable {
     public static let sealedTimeout = 86_400.0
 
     let lock = NSLock()
-    let snapshotLock = NSLock()
     // Guarded by `lock`:
     var nodes: [Int64: Node] = [:]
     /// Nodes whose size, times, mode or owner changed since they were last written to the
@@ -49,7 +49,6 @@ public final class GenerationFileSystem: @unchecked Sendable {
     var lastBackgroundSave = ContinuousClock.now
     /// The newest version node of each generation node.
     var latestVersion: [Int64: Int64] = [:]
-    var activity: [Int64: VersionActivity] = [:]
     var references = References()
     /// When a version's files were last opened (wall clock, ns), for clean-up's LRU.
     var versionLastUsedNs: [Int64: Int64] = [:]
@@ -58,6 +57,8 @@ public final class GenerationFileSystem: @unchecked Sendable {
     let listings: ListingSchedule
     /// Open file and directory handles (their own lock).
     let openFiles = OpenFiles()
+    /// When versions changed, which are due, packing (Snapshots/Snapshotter.swift).
+    let snapshots: Snapshotter
     /// The upload queue (its own lock): jobs, progress, signed URLs.
     public let uploads: UploadQueue
     /// What the daemon is busy with (packing), for `unmount` and a mount waiting for this one.
@@ -78,6 +79,8 @@ public final class GenerationFileSystem: @unchecked Sendable {
             path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath, owner: owner)
         blobs = try BlobStore(root: dataDirectory.blobsPath)
         fetched = try FetchedFiles(root: dataDirectory.cachePath)
+        snapshots = Snapshotter(
+            writeBackDelay: configuration.writeBackDelay, blobs: blobs, openFiles: openFiles, board: board, logger: logger)
         archivesRoot = dataDirectory.archivesPath
         self.configuration = configuration
         self.logger = logger
@@ -299,8 +302,7 @@ public final class GenerationFileSystem: @unchecked Sendable {
         version.dirty = true
         versions[versionID] = version
         dirtyVersions.insert(versionID)
-        activity[versionID, default: VersionActivity()].changes += 1
-        activity[versionID]?.lastChange = .now
+        snapshots.noteChange(versionID)
     }
 
     // MARK: - Attributes

@@ -47,8 +47,8 @@ extension GenerationFileSystem {
     /// Returns whether it listed.
     @discardableResult
     func listBucketIfDue(for ino: InodeNumber) -> Bool {
-        // While the bucket has not answered yet, the listing at connection covers everything.
-        guard connection?.isConnected == true else { return false }
+        // While the storage is unreachable, nothing is listed: the listing once it answers covers everything.
+        guard let connection, connection.waitForFirstAnswer(timeout: 5) else { return false }
         let scope: BucketScope? = withLockNonThrowing {
             if let view = VirtualEntry(ino: ino) {
                 return view.kind == .generationsView || view.kind == .activeView ? .projects : nil
@@ -99,6 +99,8 @@ extension GenerationFileSystem {
             }
             do {
                 try withLock { () throws(FSError) in
+                    // Another listing (the one at connection, or a lookup's) may have added it meanwhile.
+                    guard try versionLocked(project, generation, number) == nil else { return }
                     try addRemoteVersionLocked(project: project, generation: generation, number: number, toc: toc, tocBytes: bytes)
                 }
             } catch {

@@ -43,6 +43,18 @@ public final class RemoteConnection: @unchecked Sendable {
         return false
     }
 
+    /// True once the bucket has answered. While the first check is still under way, waits for it
+    /// (at most `timeout` seconds), so a lookup right after the mount starts still finds other
+    /// mounts' versions; once a check has failed, answers false at once.
+    func waitForFirstAnswer(timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        return condition.withLock {
+            while state == .connecting, condition.wait(until: deadline) {}
+            if case .connected = state { return true }
+            return false
+        }
+    }
+
     /// Checks the bucket on a thread of its own until it answers, then runs `onConnected` there once.
     public func start(onConnected: @escaping @Sendable () -> Void) {
         condition.withLock { finished = false }
@@ -77,7 +89,10 @@ public final class RemoteConnection: @unchecked Sendable {
             case .success(let created):
                 if created { logger.info("created the private bucket \(bucket)") }
                 if attempts > 1 { logger.notice("storage at \(url) answers again: uploads and listings resume") }
-                condition.withLock { state = .connected(atNs: Timespec.now().totalNanoseconds) }
+                condition.withLock {
+                    state = .connected(atNs: Timespec.now().totalNanoseconds)
+                    condition.broadcast()
+                }
                 return true
             case .failure(let error):
                 let delay = min(Self.lastRetry, Self.firstRetry * pow(2, Double(attempts - 1)))
@@ -87,6 +102,7 @@ public final class RemoteConnection: @unchecked Sendable {
                     let since: Int64
                     if case .waiting(_, let first, _, _) = state { since = first } else { since = now }
                     state = .waiting(reason: reason, sinceNs: since, attempts: attempts, retryAtNs: now + Int64(delay * 1e9))
+                    condition.broadcast()
                 }
                 if attempts == 1 || attempts.isMultiple(of: 20) {
                     logger.warning(

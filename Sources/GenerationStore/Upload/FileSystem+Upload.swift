@@ -7,8 +7,8 @@ import SystemPackage
 extension GenerationFileSystem {
     /// Hard links to the archive and TOC of the version's newest snapshot, for the upload queue.
     func stageUpload(_ versionID: Int64) throws -> StagedUpload? {
-        snapshotLock.lock()
-        defer { snapshotLock.unlock() }
+        snapshots.packing.lock()
+        defer { snapshots.packing.unlock() }
         return try withLock { () throws(FSError) -> StagedUpload? in
             guard let version = versions[versionID], let snapshot = version.snapshottedAtNs else { return nil }
             let paths = try archivePathsLocked(version)

@@ -210,7 +210,7 @@ public final class UploadQueue: @unchecked Sendable {
             ("bytes_uploaded", .int(running?.sent ?? job?.bytesUploaded ?? 0)),
             ("bytes_total", .int(running?.total ?? job?.bytesTotal ?? archiveSize ?? 0)),
             ("last_error", .optional(job?.lastError)),
-            ("uploaded_at", .optional(job?.uploadedAtNs.map(GenerationFileSystem.iso8601))),
+            ("uploaded_at", .optional(job?.uploadedAtNs.map(StatusReport.iso8601))),
         ])
     }
 
