@@ -39,9 +39,9 @@ import Testing
     }
 
     @Test func versionTOCNamesAreRecognised() {
-        #expect(GenerationFileSystem.tocVersionNumber("v12.toc.json") == 12)
+        #expect(Namespace.tocVersionNumber("v12.toc.json") == 12)
         for other in ["v12.tar.gz", "v0.toc.json", "x.toc.json", "v1.toc.json.tmp", "v01.toc.json"] {
-            #expect(GenerationFileSystem.tocVersionNumber(other) == nil, "\(other)")
+            #expect(Namespace.tocVersionNumber(other) == nil, "\(other)")
         }
     }
 }

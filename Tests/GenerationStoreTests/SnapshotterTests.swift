@@ -10,10 +10,10 @@ import Testing
 
 /// Passes everything to the file system, but makes a change just before the snapshot is recorded.
 private final class ChangingSource: SnapshotSource {
-    let fileSystem: GenerationFileSystem
+    let fileSystem: Namespace
     let change: () throws -> Void
 
-    init(_ fileSystem: GenerationFileSystem, change: @escaping () throws -> Void) {
+    init(_ fileSystem: Namespace, change: @escaping () throws -> Void) {
         self.fileSystem = fileSystem
         self.change = change
     }
@@ -41,28 +41,29 @@ private final class ChangingSource: SnapshotSource {
         }
     }
 
-    @Test func aVersionIsDueOnceQuietWithNoWriterAndASealedOneAtOnce() throws {
+    /// Async, and waiting with Task.sleep: a sleeping cooperative thread slows the suites beside it.
+    @Test func aVersionIsDueOnceQuietWithNoWriterAndASealedOneAtOnce() async throws {
         let h = try harness(delay: 0.3)
         let fs = h.fileSystem
         let generation = try h.generation()
         let v1 = Int64(try h.mkdir(generation, "v1"))
-        #expect(fs.snapshots.due(in: fs).isEmpty, "a new version waits its quiet period")
+        #expect(fs.snapshots.due(in: fs.namespace).isEmpty, "a new version waits its quiet period")
         let (_, opened) = try fs.create(parent: InodeNumber(v1), name: Array("f".utf8), mode: 0o644, flags: O_WRONLY, caller: h.caller)
         _ = try Array("data".utf8).withUnsafeBytes { try fs.write(handle: opened.handle, offset: 0, data: $0) }
-        usleep(400_000)
-        #expect(fs.snapshots.due(in: fs).isEmpty, "not while a file is open for writing")
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(fs.snapshots.due(in: fs.namespace).isEmpty, "not while a file is open for writing")
         fs.release(handle: opened.handle)
-        #expect(fs.snapshots.due(in: fs).isEmpty, "the close is a change: quiet again from now")
-        usleep(400_000)
-        #expect(fs.snapshots.due(in: fs) == [v1])
+        #expect(fs.snapshots.due(in: fs.namespace).isEmpty, "the close is a change: quiet again from now")
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(fs.snapshots.due(in: fs.namespace) == [v1])
         fs.takeDueSnapshots()
-        #expect(fs.snapshots.due(in: fs).isEmpty, "snapshotted")
+        #expect(fs.snapshots.due(in: fs.namespace).isEmpty, "snapshotted")
         #expect(FileManager.default.fileExists(atPath: h.directory + "/archives/projects/p1/generations/g1/v1.tar.gz"))
 
         _ = try h.writeFile(InodeNumber(v1), "g", "more")
         let v2 = Int64(try h.mkdir(generation, "v2"))
-        #expect(fs.snapshots.due(in: fs) == [v1], "sealed by v2 with a change: due at once")
-        #expect(!fs.snapshots.due(in: fs).contains(v2))
+        #expect(fs.snapshots.due(in: fs.namespace) == [v1], "sealed by v2 with a change: due at once")
+        #expect(!fs.snapshots.due(in: fs.namespace).contains(v2))
     }
 
     @Test func aSnapshotOfAVersionThatChangedWhilePackedIsNotRecorded() throws {
@@ -70,9 +71,9 @@ private final class ChangingSource: SnapshotSource {
         let fs = h.fileSystem
         let v1 = try h.mkdir(try h.generation(), "v1")
         _ = try h.writeFile(v1, "a", "first")
-        let source = ChangingSource(fs) { _ = try h.writeFile(v1, "b", "written while packing") }
+        let source = ChangingSource(fs.namespace) { _ = try h.writeFile(v1, "b", "written while packing") }
         #expect(try fs.snapshots.snapshot(Int64(v1), from: source) == false)
-        #expect(fs.unsnapshottedVersions().map(\.id) == [Int64(v1)], "still to be snapshotted")
+        #expect(fs.namespace.unsnapshottedVersions().map(\.id) == [Int64(v1)], "still to be snapshotted")
         #expect(try fs.snapshotIfDirty(versionID: Int64(v1)))
         let toc = try ArchiveTOC.decode(
             from: [UInt8](Data(contentsOf: URL(fileURLWithPath: h.directory + "/archives/projects/p1/generations/g1/v1.toc.json"))))

@@ -17,9 +17,10 @@ import Testing
         let version = try h.mkdir(try h.generation(), "v1")
         let (_, opened) = try fs.create(parent: version, name: Array("f".utf8), mode: 0o644, flags: O_WRONLY, caller: h.caller)
         func document() throws -> JSONValue {
-            try fs.withLock { () throws(FSError) -> JSONValue in
-                guard let record = fs.versions[Int64(version)] else { throw FSError.notFound() }
-                return fs.report.version(try fs.versionFactsLocked(record))
+            let namespace = fs.namespace
+            return try namespace.withLock { () throws(FSError) -> JSONValue in
+                guard let record = namespace.versions[Int64(version)] else { throw FSError.notFound() }
+                return namespace.report.version(try namespace.versionFactsLocked(record))
             }
         }
         #expect(member(try document(), "status") == "\"writing\"")
@@ -43,7 +44,7 @@ import Testing
         let generation = try h.generation()
         _ = try h.mkdir(generation, "v1")
         _ = try h.mkdir(generation, "v2")
-        let root = try h.fileSystem.withLock { () throws(FSError) -> JSONValue in try h.fileSystem.rootStatusLocked() }
+        let root = try h.fileSystem.namespace.withLock { () throws(FSError) -> JSONValue in try h.fileSystem.namespace.rootStatusLocked() }
         #expect(member(root, "versions") == "2" && member(root, "generations") == "1" && member(root, "projects") == "1")
         #expect(member(root, "daemon")?.contains("\"pid\":\(getpid())") == true, "\(member(root, "daemon") ?? "")")
         #expect(member(root, "remote") == "null", "cloud storage is off")

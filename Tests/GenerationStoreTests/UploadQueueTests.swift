@@ -110,7 +110,7 @@ final class UploadHarness: @unchecked Sendable {
         let version = try h.snapshottedVersion()
         let task = try #require(h.queue.claim())
         // A newer snapshot is queued while the older one uploads.
-        try h.files.fileSystem.catalog.write { db in
+        try h.files.fileSystem.namespace.catalog.write { db in
             try h.queue.enqueue(versionID: version, snapshotNs: task.snapshotNs + 1, db)
         }
         h.queue.finish(task, .uploaded(nil))

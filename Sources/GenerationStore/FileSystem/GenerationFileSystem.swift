@@ -1,325 +1,213 @@
 // The FUSE-free file system facade: every request of the FUSE adapter is one synchronous call
-// here, which applies the rules of DESIGN §1–§2 and §8 and answers values or an FSError.
-//
-// Locking (order in docs/ARCHITECTURE.md): `lock` guards the namespace's state below and its
-// catalog writes, so the cache and the catalog change together. File data moves without it:
-// OpenFiles finds the handle, pread/pwrite move the bytes, and OpenFiles records what a write did
-// until the namespace takes it (`takeWrittenLocked`). Helpers whose names end in `Locked` expect
-// the lock to be held. `snapshots.packing` serializes snapshots; it is taken before `lock`,
-// never while holding it. OpenFiles, FetchedFiles, UploadQueue, Snapshotter and ActivityBoard
-// have leaf locks of their own.
+// here. It builds the components and composes them; the rules live in them. The namespace
+// (Namespace/) answers for the tree, names, attributes and versions; open files (OpenFiles) carry
+// reads and writes without the namespace's lock; the snapshotter (Snapshots/), the upload queue
+// (Upload/), fetched files (Remote/) and status (Status/) own the rest. docs/ARCHITECTURE.md has
+// the picture and the lock order.
 import Foundation
-import GRDB
 import Logging
-import SeekableArchive
 import SupabaseStorage
 import SystemPackage
 
-public final class GenerationFileSystem: @unchecked Sendable {
-    let catalog: Catalog
-    let blobs: BlobStore
-    /// Contents fetched from the bucket and TOCs (its own lock: Remote/FetchedFiles.swift).
-    let fetched: FetchedFiles
-    let configuration: Configuration
-    let logger: Logger
-    let owner: Caller
-    let archivesRoot: FilePath
-    /// The bucket versions are uploaded to; nil when USE_CLOUD_STORAGE=false.
-    let connection: RemoteConnection?
-    var remote: (any ObjectStore)? { connection?.store }
-
-    /// Seconds the kernel may cache entries and attributes that can change (open versions, structure).
-    public static let shortTimeout = 1.0
-    /// Seconds for sealed content, which never changes.
-    public static let sealedTimeout = 86_400.0
-
-    let lock = NSLock()
-    // Guarded by `lock`:
-    var nodes: [Int64: Node] = [:]
-    /// Nodes whose size, times, mode or owner changed since they were last written to the
-    /// catalog (saveDirtyLocked writes only those columns; other changes are written at once).
-    var dirtyNodes: Set<Int64> = []
-    var versions: [Int64: VersionRecord] = [:]
-    /// How many nodes may wait in `dirtyNodes` after a release before it saves them itself.
-    static let unsavedNodesLimit = 256
-    /// Versions changed by touchVersionLocked (updated time, dirty) since they were last saved.
-    var dirtyVersions: Set<Int64> = []
-    /// Names of the directories this mount made, for lookups that miss without a query.
-    var knownChildren = KnownChildren()
-    var lastBackgroundSave = ContinuousClock.now
-    /// The newest version node of each generation node.
-    var latestVersion: [Int64: Int64] = [:]
-    var references = References()
-    /// When a version's files were last opened (wall clock, ns), for clean-up's LRU.
-    var versionLastUsedNs: [Int64: Int64] = [:]
-    public let wakeups = Wakeups()
-    /// When each bucket folder was last listed (FileSystem+Discovery.swift).
-    let listings: ListingSchedule
-    /// Open file and directory handles (their own lock).
-    let openFiles = OpenFiles()
-    /// When versions changed, which are due, packing (Snapshots/Snapshotter.swift).
+public final class GenerationFileSystem: Sendable {
+    let namespace: Namespace
+    let openFiles: OpenFiles
     let snapshots: Snapshotter
-    /// The upload queue (its own lock): jobs, progress, signed URLs.
+    let fetched: FetchedFiles
+    let blobs: BlobStore
+    let logger: Logger
+    /// The upload queue: the Uploader's workers take their jobs here.
     public let uploads: UploadQueue
+    /// Wakes the background loops when there is work for them.
+    public let wakeups: Wakeups
     /// What the daemon is busy with (packing), for `unmount` and a mount waiting for this one.
     public let board: ActivityBoard
-    /// Where the catalog, blobs and archives live; status.json names it so `unmount` finds the daemon.
-    public let dataDirectory: DataDirectory
+
+    /// Seconds the kernel may cache entries and attributes that can change (open versions, structure).
+    public static let shortTimeout = Namespace.shortTimeout
+    /// Seconds for sealed content, which never changes.
+    public static let sealedTimeout = Namespace.sealedTimeout
 
     public init(
         dataDirectory: DataDirectory, configuration: Configuration, logger: Logger,
         connection: RemoteConnection? = nil, board: ActivityBoard = ActivityBoard()
     ) throws {
-        self.connection = connection
-        self.board = board
-        self.dataDirectory = dataDirectory
-        listings = ListingSchedule(interval: configuration.remoteListInterval)
-        owner = Caller(uid: getuid(), gid: getgid())
-        catalog = try Catalog(
-            path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath, owner: owner)
+        let catalog = try Catalog(
+            path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath,
+            owner: Caller(uid: getuid(), gid: getgid()))
+        let wakeups = Wakeups()
         blobs = try BlobStore(root: dataDirectory.blobsPath)
+        openFiles = OpenFiles()
         fetched = try FetchedFiles(root: dataDirectory.cachePath)
         snapshots = Snapshotter(
             writeBackDelay: configuration.writeBackDelay, blobs: blobs, openFiles: openFiles, board: board, logger: logger)
-        archivesRoot = dataDirectory.archivesPath
-        self.configuration = configuration
-        self.logger = logger
         uploads = UploadQueue(
             catalog: catalog, store: connection?.store, configuration: configuration, logger: logger, wakeups: wakeups)
-        for skipped in catalog.replaySkipped {
-            logger.warning("a create journal entry could not be restored and is skipped: \(skipped)")
-        }
-        if catalog.replayedChanges > 0 {
-            logger.notice("restored \(catalog.replayedChanges) created or changed entries from the journal (not yet committed when the last run stopped)")
-        }
-        try removeOrphans()
-        try recoverSizesFromBlobs()
-        try uploads.resumeInterrupted()
-        let all = try catalog.read(VersionRecord.all)
-        for version in all { versions[version.nodeID] = version }
-        for (generation, own) in Dictionary(grouping: all, by: \.generationNodeID) {
-            latestVersion[generation] = own.max { $0.number < $1.number }?.nodeID
-        }
-        uploads.setStager { [weak self] versionID in try self?.stageUpload(versionID) }
+        namespace = try Namespace(
+            dataDirectory: dataDirectory, configuration: configuration, logger: logger, catalog: catalog, blobs: blobs,
+            openFiles: openFiles, snapshots: snapshots, uploads: uploads, fetched: fetched,
+            listings: ListingSchedule(interval: configuration.remoteListInterval), wakeups: wakeups, connection: connection)
+        self.wakeups = wakeups
+        self.board = board
+        self.logger = logger
+        uploads.setStager { [weak namespace] versionID in try namespace?.stageUpload(versionID) }
     }
 
-    /// Files unlinked while open when the last run ended: nothing can reach them any more.
-    private func removeOrphans() throws {
-        let orphans = try catalog.write { db in
-            let orphans = try Node.orphans(db)
-            for orphan in orphans { _ = try orphan.delete(db) }
-            return orphans
-        }
-        for orphan in orphans where orphan.role == .file { removeContent(orphan.ino) }
-        if !orphans.isEmpty { logger.info("removed \(orphans.count) files unlinked while open before the last unmount") }
+    // MARK: - Names and attributes (the namespace)
+
+    public func lookup(parent: InodeNumber, name: [UInt8]) throws(FSError) -> Entry {
+        try namespace.lookup(parent: parent, name: name)
     }
 
-    func withLock<T>(_ body: () throws(FSError) -> T) throws(FSError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
+    public func forget(_ ino: InodeNumber, count: UInt64) { namespace.forget(ino, count: count) }
+
+    public func getattr(_ ino: InodeNumber) throws(FSError) -> Entry { try namespace.getattr(ino) }
+
+    public func setattr(_ ino: InodeNumber, changes: AttributeChanges) throws(FSError) -> Entry {
+        try namespace.setattr(ino, changes: changes)
     }
 
-    func withLockNonThrowing<T>(_ body: () -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body()
+    public func readlink(_ ino: InodeNumber) throws(FSError) -> [UInt8] { try namespace.readlink(ino) }
+
+    public func mkdir(parent: InodeNumber, name: [UInt8], mode: UInt32, caller: Caller) throws(FSError) -> Entry {
+        try namespace.mkdir(parent: parent, name: name, mode: mode, caller: caller)
     }
 
-    /// Runs a catalog transaction; any failure becomes an FSError naming `context` (built only
-    /// then: lookups and creates are too frequent to format a file name for nothing).
-    func writeCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
-        try catalogCall(context) { try catalog.write(body) }
+    public func symlink(target: [UInt8], parent: InodeNumber, name: [UInt8], caller: Caller) throws(FSError) -> Entry {
+        try namespace.symlink(target: target, parent: parent, name: name, caller: caller)
     }
 
-    /// writeCatalogLocked for a create or an attribute change of one node, whose commit may wait
-    /// for the batch (Catalog.writeBatched).
-    func writeNodeBatchedLocked<T>(
-        _ context: @autoclosure () -> String, _ body: (Database) throws -> (T, Node)
-    ) throws(FSError) -> T {
-        try catalogCall(context) { try catalog.writeBatched(body) }
+    public func link(_ ino: InodeNumber, newParent: InodeNumber, newName: [UInt8]) throws(FSError) -> Entry {
+        try namespace.link(ino, newParent: newParent, newName: newName)
     }
 
-    func readCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
-        try catalogCall(context) { try catalog.readOnWriter(body) }
+    public func unlink(parent: InodeNumber, name: [UInt8]) throws(FSError) { try namespace.unlink(parent: parent, name: name) }
+
+    public func rmdir(parent: InodeNumber, name: [UInt8]) throws(FSError) { try namespace.rmdir(parent: parent, name: name) }
+
+    public func rename(
+        parent: InodeNumber, name: [UInt8], newParent: InodeNumber, newName: [UInt8], mode: RenameMode
+    ) throws(FSError) {
+        try namespace.rename(parent: parent, name: name, newParent: newParent, newName: newName, mode: mode)
     }
 
-    private func catalogCall<T>(_ context: () -> String, _ call: () throws -> T) throws(FSError) -> T {
-        do {
-            return try call()
-        } catch {
-            throw FSError.wrapping(error, context())
-        }
+    public func setxattr(_ ino: InodeNumber, name: [UInt8], value: [UInt8], flags: Int32) throws(FSError) {
+        try namespace.setxattr(ino, name: name, value: value, flags: flags)
     }
 
-    // MARK: - Nodes
-
-    func nodeLocked(_ id: Int64) throws(FSError) -> Node {
-        takeWrittenLocked(id)
-        if let node = nodes[id] { return node }
-        guard let node = try readCatalogLocked("reading inode \(id)", { try Node.withID($0, id) }) else {
-            throw FSError.notFound("inode \(id) does not exist")
-        }
-        return node
+    public func getxattr(_ ino: InodeNumber, name: [UInt8]) throws(FSError) -> [UInt8] {
+        try namespace.getxattr(ino, name: name)
     }
 
-    func nodeLocked(ino: InodeNumber) throws(FSError) -> Node {
-        guard ino < VirtualEntry.marker, ino > 0 else { throw FSError.notFound("inode \(ino) is not a stored node") }
-        return try nodeLocked(Int64(ino))
+    public func listxattr(_ ino: InodeNumber) throws(FSError) -> [UInt8] { try namespace.listxattr(ino) }
+
+    public func removexattr(_ ino: InodeNumber, name: [UInt8]) throws(FSError) {
+        try namespace.removexattr(ino, name: name)
     }
 
-    /// The real child called `name`, preferring the cached copy (it may hold unsaved sizes).
-    func childLocked(_ parent: Node, _ name: [UInt8]) throws(FSError) -> Node? {
-        guard let parentID = parent.id, !knownChildren.isSurelyAbsent(name, in: parentID) else { return nil }
-        let found = try readCatalogLocked("looking up \(NameRules.printable(name))") {
-            try Node.child($0, parent: parentID, name: name)
-        }
-        guard let found, let id = found.id else { return nil }
-        takeWrittenLocked(id)
-        return nodes[id] ?? found
+    public func statfs() throws(FSError) -> FileSystemStatistics { try namespace.statfs() }
+
+    // MARK: - Directories
+
+    public func opendir(_ ino: InodeNumber) throws(FSError) -> UInt64 { try namespace.opendir(ino) }
+
+    /// Hands the entries from `offset` on to `add` until it returns false (its buffer is full).
+    /// With `plus`, each real entry added gets a lookup reference, exactly as if looked up.
+    public func readdir(
+        handle: UInt64, offset: UInt64, plus: Bool, add: (DirectoryEntry, _ nextOffset: UInt64) -> Bool
+    ) throws(FSError) {
+        try namespace.readdir(handle: handle, offset: offset, plus: plus, add: add)
     }
 
-    /// Keeps `node` in the cache while the kernel or a handle refers to it.
-    func cacheLocked(_ node: Node) {
-        guard let id = node.id else { return }
-        nodes[id] = node
+    public func releasedir(handle: UInt64) { openFiles.removeDirectory(handle) }
+
+    // MARK: - Files
+
+    public func create(
+        parent: InodeNumber, name: [UInt8], mode: UInt32, flags: Int32, caller: Caller
+    ) throws(FSError) -> (Entry, OpenedFile) {
+        try namespace.create(parent: parent, name: name, mode: mode, flags: flags, caller: caller)
     }
 
-    /// Drops a node from the cache once nothing refers to it and its changes are saved;
-    /// removes it for good if it was unlinked.
-    func releaseIfUnreferencedLocked(_ id: Int64) {
-        guard !references.isReferenced(id) else { return }
-        if let node = nodes[id], node.parentID == nil, node.role != .root {
-            purgeLocked(node)
-            return
-        }
-        if !dirtyNodes.contains(id) { nodes[id] = nil }
-    }
+    public func open(_ ino: InodeNumber, flags: Int32) throws(FSError) -> OpenedFile { try namespace.open(ino, flags: flags) }
 
-    /// Deletes an unlinked node's row and content.
-    func purgeLocked(_ node: Node) {
-        guard let id = node.id else { return }
-        do {
-            _ = try writeCatalogLocked("removing unlinked inode \(id)") { try node.delete($0) }
-        } catch {
-            logger.error("could not remove unlinked inode \(id): \(error); it is removed at the next mount")
-        }
-        if node.role == .file { removeContent(node.ino) }
-        nodes[id] = nil
-        dirtyNodes.remove(id)
-    }
+    public func flush(handle: UInt64) throws(FSError) { try namespace.flush(handle: handle) }
 
-    /// Removes a file's blob and its cached copy, if any.
-    func removeContent(_ ino: InodeNumber) {
-        blobs.remove(ino)
-        fetched.remove(Int64(ino), ino: ino)
-    }
+    public func fsync(handle: UInt64, dataOnly: Bool) throws(FSError) { try namespace.fsync(handle: handle, dataOnly: dataOnly) }
 
-    /// Folds what writes through open handles did to node `id` into its size and times, and
-    /// counts them as a change of its version. Files being written are always cached (`nodes`).
-    func takeWrittenLocked(_ id: Int64) {
-        if let extent = openFiles.takeWritten(id) { applyLocked(extent, to: id) }
-    }
+    public func release(handle: UInt64) { namespace.release(handle: handle) }
 
-    /// takeWrittenLocked for every file written since the last take.
-    func takeAllWrittenLocked() {
-        for (id, extent) in openFiles.takeAllWritten() { applyLocked(extent, to: id) }
-    }
-
-    private func applyLocked(_ extent: WrittenExtent, to id: Int64) {
-        if var node = nodes[id] {
-            node.size = max(node.size, extent.size)
-            node.mtimeNs = extent.timeNs
-            node.ctimeNs = extent.timeNs
-            nodes[id] = node
-            dirtyNodes.insert(id)
-        }
-        touchVersionLocked(extent.versionID, at: Timespec(totalNanoseconds: extent.timeNs))
-    }
-
-    /// Writes the unsaved sizes and times of nodes and versions to the catalog.
-    func saveDirtyLocked() throws(FSError) {
-        takeAllWrittenLocked()
-        guard !dirtyNodes.isEmpty || !dirtyVersions.isEmpty else { return }
-        let changed = dirtyNodes.compactMap { nodes[$0] }
-        let changedVersions = dirtyVersions.compactMap { versions[$0] }
-        try writeCatalogLocked("saving file sizes and times") { db in
-            for node in changed { try node.updateAttributes(db) }
-            for version in changedVersions { try version.updateActivity(db) }
-        }
-        dirtyNodes.removeAll()
-        dirtyVersions.removeAll()
-        for id in changed.compactMap(\.id) { releaseIfUnreferencedLocked(id) }
-    }
-
-    /// Every CATALOG_COMMIT_INTERVAL (on the snapshotter's tick): saves the sizes and times
-    /// waiting in memory and commits the batch of creates, off the requests' path.
-    public func saveChangesInBackground() {
-        let now = ContinuousClock.now
-        let interval = Duration.milliseconds(Int64(configuration.catalogCommitInterval * 1000))
-        do {
-            let due = try withLock { () throws(FSError) -> Bool in
-                guard now - lastBackgroundSave >= interval else { return false }
-                lastBackgroundSave = now
-                try saveDirtyLocked()
-                return true
+    /// Reads up to `buffer.count` bytes at `offset`; returns how many were read (0 at end of file).
+    public func read(handle: UInt64, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(FSError) -> Int {
+        switch try openFiles.file(handle) {
+        case .computed(let content):
+            guard offset < content.count else { return 0 }
+            let count = min(buffer.count, content.count - Int(offset))
+            content.withUnsafeBytes { source in
+                buffer.baseAddress?.copyMemory(from: source.baseAddress! + Int(offset), byteCount: count)
             }
-            if due { try catalog.commitBatch() }
-        } catch {
-            logger.error("could not save the latest changes to the catalog (blobs and the create journal keep them): \(error)")
+            return count
+        case .blob(let blob):
+            var done = 0
+            while done < buffer.count {
+                let result = pread(blob.descriptor.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw FSError(Errno(rawValue: errno), "reading inode \(blob.nodeID)")
+                }
+                if result == 0 { break }
+                done += result
+            }
+            return done
         }
     }
+
+    /// Writes `data` at `offset` (at the end for O_APPEND handles); returns the bytes written.
+    public func write(handle: UInt64, offset: UInt64, data: UnsafeRawBufferPointer) throws(FSError) -> Int {
+        let blob = try openFiles.writableBlob(handle)
+        guard blobs.hasRoom(for: data.count) else {
+            throw FSError(.noSpace, "the disk holding the data directory is full")
+        }
+        var written = 0
+        while written < data.count {
+            let result = pwrite(blob.descriptor.rawValue, data.baseAddress! + written, data.count - written, off_t(offset) + off_t(written))
+            if result < 0 {
+                if errno == EINTR { continue }
+                let error = FSError(Errno(rawValue: errno), "writing inode \(blob.nodeID)")
+                if written == 0 { throw error }
+                logger.warning("short write: \(error)")
+                break
+            }
+            written += result
+        }
+        var end = Int64(offset) + Int64(written)
+        if blob.append, let size = try? blob.descriptor.seek(offset: 0, from: .end) { end = size }
+        // No namespace lock: the namespace takes the new size and times when it next reads the node.
+        openFiles.recordWrite(blob, end: end, at: .now())
+        return written
+    }
+
+    // MARK: - Background work
+
+    /// Takes a snapshot of the version now if it has unsnapshotted changes. Returns whether the
+    /// archive matches the version afterwards (false if it changed while being packed).
+    @discardableResult
+    public func snapshotIfDirty(versionID: Int64) throws(FSError) -> Bool {
+        try snapshots.snapshot(versionID, from: namespace)
+    }
+
+    /// The snapshotter's job: every due snapshot.
+    public func takeDueSnapshots() { snapshots.takeDue(from: namespace) }
+
+    /// Every CATALOG_COMMIT_INTERVAL (on the snapshotter's tick): saves what waits in memory.
+    public func saveChangesInBackground() { namespace.saveChangesInBackground() }
 
     /// At unmount: saves the sizes and times still waiting in memory, so the next mount starts clean.
-    public func saveBeforeUnmount() {
-        withLockNonThrowing {
-            do {
-                try saveDirtyLocked()
-                try catalog.commitBatch()
-            } catch {
-                logger.error("could not save file sizes and creates at unmount (the next mount takes them from the blobs and the create journal): \(error)")
-            }
-        }
-    }
+    public func saveBeforeUnmount() { namespace.saveBeforeUnmount() }
 
-    // MARK: - Versions
+    /// One clean-up pass (the clean-up loop's job).
+    public func cleanUp() { namespace.cleanUp() }
 
-    /// The version a node belongs to, if it is a version directory or inside one.
-    func versionLocked(of node: Node) -> VersionRecord? {
-        node.versionID.flatMap { versions[$0] }
-    }
-
-    /// Refuses any change inside a sealed version.
-    func checkWritableLocked(_ node: Node) throws(FSError) {
-        if let version = versionLocked(of: node), version.sealed {
-            throw FSError.sealed("v\(version.number) is sealed: its content can no longer change")
-        }
-    }
-
-    func touchVersionLocked(_ versionID: Int64?, at time: Timespec) {
-        guard let versionID, var version = versions[versionID] else { return }
-        version.updatedAtNs = time.totalNanoseconds
-        version.dirty = true
-        versions[versionID] = version
-        dirtyVersions.insert(versionID)
-        snapshots.noteChange(versionID)
-    }
-
-    // MARK: - Attributes
-
-    func attributes(of node: Node) -> Attributes {
-        Attributes(
-            ino: node.ino, kind: node.kind, mode: node.mode, nlink: 1, uid: node.uid, gid: node.gid,
-            size: node.kind == .directory ? 4096 : UInt64(node.size),
-            atime: Timespec(totalNanoseconds: node.atimeNs), mtime: Timespec(totalNanoseconds: node.mtimeNs),
-            ctime: Timespec(totalNanoseconds: node.ctimeNs))
-    }
-
-    func timeoutLocked(for node: Node) -> Double {
-        versionLocked(of: node)?.sealed == true ? Self.sealedTimeout : Self.shortTimeout
-    }
-
-    func entryLocked(_ node: Node) -> Entry {
-        Entry(attributes: attributes(of: node), timeout: timeoutLocked(for: node))
-    }
+    /// Lists the bucket under `scope` and adds the versions found there.
+    public func listBucket(_ scope: BucketScope) { namespace.listBucket(scope) }
 }

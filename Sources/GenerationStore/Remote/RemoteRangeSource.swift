@@ -13,7 +13,7 @@ struct RemoteRangeSource: ArchiveByteSource {
         guard !range.isEmpty else { return [] }
         let (store, key) = (self.store, self.key)
         let byteRange = ByteRange.closed(Int64(range.lowerBound), Int64(range.upperBound) - 1)
-        let bytes = try GenerationFileSystem.remoteCall { try await store.get(key: key, range: byteRange) }
+        let bytes = try Namespace.remoteCall { try await store.get(key: key, range: byteRange) }
         transferred.add(bytes.count)
         return bytes
     }

@@ -12,7 +12,7 @@ import Logging
 import SupabaseStorage
 
 /// A snapshot's files linked aside for one upload, so a newer snapshot renamed into place
-/// meanwhile cannot mix with it; made by the snapshotter (`GenerationFileSystem.stageUpload`).
+/// meanwhile cannot mix with it; made by the snapshotter (`Namespace.stageUpload`).
 struct StagedUpload: Sendable {
     let snapshotNs: Int64
     let archiveSize: Int64

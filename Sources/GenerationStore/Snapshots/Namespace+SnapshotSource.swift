@@ -6,7 +6,7 @@ import GRDB
 import SeekableArchive
 import SystemPackage
 
-extension GenerationFileSystem: SnapshotSource {
+extension Namespace: SnapshotSource {
     /// `projects/<p>/generations/<g>/v<n>`: the version's key stem in the bucket (DESIGN §4) and,
     /// below `<data>/archives`, of its local archive. `.tar.gz` and `.toc.json` are appended.
     func objectStemLocked(_ version: VersionRecord) throws(FSError) -> String {
@@ -36,15 +36,11 @@ extension GenerationFileSystem: SnapshotSource {
         refreshSignedURLIfNeeded(versionID: versionID)
     }
 
-    /// Takes a snapshot of the version now if it has unsnapshotted changes. Returns whether the
-    /// archive matches the version afterwards (false if it changed while being packed).
+    /// Takes a snapshot of the version now if it has unsnapshotted changes (see Snapshotter.snapshot).
     @discardableResult
-    public func snapshotIfDirty(versionID: Int64) throws(FSError) -> Bool {
+    func snapshotIfDirty(versionID: Int64) throws(FSError) -> Bool {
         try snapshots.snapshot(versionID, from: self)
     }
-
-    /// The snapshotter's job: every due snapshot.
-    public func takeDueSnapshots() { snapshots.takeDue(from: self) }
 
     // MARK: - SnapshotSource
 

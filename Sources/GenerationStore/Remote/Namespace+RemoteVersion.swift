@@ -6,7 +6,7 @@ import GRDB
 import SeekableArchive
 import SystemPackage
 
-extension GenerationFileSystem {
+extension Namespace {
     /// Adds a version found in the bucket: sealed, uploaded, its tree from the TOC with every
     /// file's content left in the archive. Skipped (with a log line) when its generation id
     /// belongs to another project here.

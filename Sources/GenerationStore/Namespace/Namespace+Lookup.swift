@@ -1,7 +1,7 @@
 // Looking things up: lookup and forget, getattr, readlink, and directory listings.
 import Foundation
 
-extension GenerationFileSystem {
+extension Namespace {
     /// The entry called `name` in directory `parent`. A real entry carries one lookup
     /// reference, which the kernel gives back with `forget`.
     public func lookup(parent: InodeNumber, name: [UInt8]) throws(FSError) -> Entry {
@@ -104,9 +104,6 @@ extension GenerationFileSystem {
         }
     }
 
-    public func releasedir(handle: UInt64) {
-        openFiles.removeDirectory(handle)
-    }
 
     private func listingLocked(_ ino: InodeNumber) throws(FSError) -> [ListedEntry] {
         var listed: [ListedEntry] = []

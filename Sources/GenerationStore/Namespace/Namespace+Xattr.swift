@@ -4,7 +4,7 @@ import Foundation
 import GRDB
 import SystemPackage
 
-extension GenerationFileSystem {
+extension Namespace {
     public static let xattrCreate: Int32 = 1
     public static let xattrReplace: Int32 = 2
 

@@ -4,7 +4,7 @@
 import Foundation
 import SystemPackage
 
-extension GenerationFileSystem {
+extension Namespace {
     public func create(
         parent: InodeNumber, name: [UInt8], mode: UInt32, flags: Int32, caller: Caller
     ) throws(FSError) -> (Entry, OpenedFile) {
@@ -53,56 +53,6 @@ extension GenerationFileSystem {
             pinned = try prepareRemoteContent(ino, forWriting: writing)
         }
         throw FSError(.ioError, "the content of inode \(ino) could not be kept in the cache long enough to open it")
-    }
-
-    /// Reads up to `buffer.count` bytes at `offset`; returns how many were read (0 at end of file).
-    public func read(handle: UInt64, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(FSError) -> Int {
-        switch try openFiles.file(handle) {
-        case .computed(let content):
-            guard offset < content.count else { return 0 }
-            let count = min(buffer.count, content.count - Int(offset))
-            content.withUnsafeBytes { source in
-                buffer.baseAddress?.copyMemory(from: source.baseAddress! + Int(offset), byteCount: count)
-            }
-            return count
-        case .blob(let blob):
-            var done = 0
-            while done < buffer.count {
-                let result = pread(blob.descriptor.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw FSError(Errno(rawValue: errno), "reading inode \(blob.nodeID)")
-                }
-                if result == 0 { break }
-                done += result
-            }
-            return done
-        }
-    }
-
-    /// Writes `data` at `offset` (at the end for O_APPEND handles); returns the bytes written.
-    public func write(handle: UInt64, offset: UInt64, data: UnsafeRawBufferPointer) throws(FSError) -> Int {
-        let blob = try openFiles.writableBlob(handle)
-        guard blobs.hasRoom(for: data.count) else {
-            throw FSError(.noSpace, "the disk holding the data directory is full")
-        }
-        var written = 0
-        while written < data.count {
-            let result = pwrite(blob.descriptor.rawValue, data.baseAddress! + written, data.count - written, off_t(offset) + off_t(written))
-            if result < 0 {
-                if errno == EINTR { continue }
-                let error = FSError(Errno(rawValue: errno), "writing inode \(blob.nodeID)")
-                if written == 0 { throw error }
-                logger.warning("short write: \(error)")
-                break
-            }
-            written += result
-        }
-        var end = Int64(offset) + Int64(written)
-        if blob.append, let size = try? blob.descriptor.seek(offset: 0, from: .end) { end = size }
-        // No namespace lock: the namespace takes the new size and times when it next reads the node.
-        openFiles.recordWrite(blob, end: end, at: .now())
-        return written
     }
 
     /// Commits what was written through the handle. The FUSE adapter does not ask for it on

@@ -3,7 +3,7 @@
 import Foundation
 import GRDB
 
-extension GenerationFileSystem {
+extension Namespace {
     var report: StatusReport {
         StatusReport(
             configuration: configuration, uploads: uploads, fetched: fetched, openFiles: openFiles, connection: connection,

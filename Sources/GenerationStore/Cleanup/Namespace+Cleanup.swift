@@ -7,7 +7,7 @@ import GRDB
 import SeekableArchive
 import SystemPackage
 
-extension GenerationFileSystem {
+extension Namespace {
     /// One clean-up pass (the clean-up loop's job).
     public func cleanUp() {
         guard configuration.autoCleanupEnabled, remote != nil else { return }

@@ -20,7 +20,7 @@ public enum BucketScope: Sendable, Hashable {
     case generation(project: String, generation: String)
 }
 
-extension GenerationFileSystem {
+extension Namespace {
     /// Lists the bucket under `scope` and adds the versions found there. Called without the lock;
     /// failures are logged and leave the tree as it was.
     public func listBucket(_ scope: BucketScope) {

@@ -5,7 +5,7 @@
 import Foundation
 import GRDB
 
-extension GenerationFileSystem {
+extension Namespace {
     /// Gives every file with a local blob the blob's size (and its mtime, if later), and marks
     /// the versions whose files changed for a new snapshot. One stat per local file.
     func recoverSizesFromBlobs() throws {

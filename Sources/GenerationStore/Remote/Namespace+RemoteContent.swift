@@ -19,7 +19,7 @@ private struct FetchRequest: Sendable {
     let toc: ArchiveTOC
 }
 
-extension GenerationFileSystem {
+extension Namespace {
     /// Retries of one bucket request (a Range read, a listing, a TOC) before it counts as failed.
     static let fetchRetries = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
 

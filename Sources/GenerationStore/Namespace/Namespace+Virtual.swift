@@ -3,7 +3,7 @@
 import Foundation
 import GRDB
 
-extension GenerationFileSystem {
+extension Namespace {
     func virtualExistsLocked(_ virtual: VirtualEntry) -> Bool {
         virtual.kind != .latestLink || latestVersion[virtual.owner] != nil
     }

@@ -4,7 +4,7 @@
 import Foundation
 import SystemPackage
 
-extension GenerationFileSystem {
+extension Namespace {
     /// Hard links to the archive and TOC of the version's newest snapshot, for the upload queue.
     func stageUpload(_ versionID: Int64) throws -> StagedUpload? {
         snapshots.packing.lock()

@@ -3,7 +3,7 @@
 import Foundation
 import GRDB
 
-extension GenerationFileSystem {
+extension Namespace {
     public func mkdir(parent: InodeNumber, name: [UInt8], mode: UInt32, caller: Caller) throws(FSError) -> Entry {
         try NameRules.checkName(name)
         return try withLock { () throws(FSError) -> Entry in
