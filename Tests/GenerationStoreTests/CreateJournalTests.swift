@@ -222,3 +222,23 @@ import Testing
         #expect(try committedChildren().isEmpty, "a deleted node does not come back")
     }
 }
+
+/// The catalog's WAL is copied into the database by the background save, never inside a commit.
+@Suite struct CatalogCheckpointTests {
+    private func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
+    @Test func commitsStayInTheWALUntilTheBackgroundCheckpoint() async throws {
+        let h = try Harness()
+        let version = try h.mkdir(try h.generation(), "v1")
+        for index in 0..<300 { _ = try h.writeFile(version, "f\(index)", "x") }
+        h.fileSystem.saveChangesInBackground()
+        let database = h.directory + "/catalog.sqlite"
+        let before = size(database)
+        #expect(size(database + "-wal") > 0, "the commits are in the WAL")
+        try await Task.sleep(for: .milliseconds(1100))
+        h.fileSystem.saveChangesInBackground()
+        #expect(size(database) > before, "checkpointed into the database: \(before) -> \(size(database)) bytes")
+    }
+}

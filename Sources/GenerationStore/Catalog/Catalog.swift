@@ -13,6 +13,10 @@ final class Catalog: Sendable {
     static let batchLimit = 1024
 
     private let pool: DatabasePool
+    /// A connection only for background checkpoints, so they never wait for the writer or block it.
+    private let checkpointer: DatabaseQueue
+    /// When the last background checkpoint ran.
+    private let lastCheckpoint = Mutex(ContinuousClock.now)
     private let journal: CreateJournal
     /// Nodes written from the journal at open: changes a killed process had not committed.
     let replayedChanges: Int
@@ -40,12 +44,13 @@ final class Catalog: Sendable {
             // NORMAL in WAL mode: a committed transaction survives a crash of the process;
             // fsync() checkpoints to make it survive a power loss too.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // Checkpoint every 8192 WAL pages (32 MiB) instead of 1000: each checkpoint runs in a
-            // committing FUSE request and syncs twice (a tree copy made ~25 of them). Durability
-            // does not depend on it: a committed transaction is in the WAL either way.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+            // No checkpoint inside a commit: it syncs twice, and commits run in FUSE requests under
+            // the namespace lock. `checkpointIfDue` does it from the background on a connection of
+            // its own. Durability does not depend on it: a committed transaction is in the WAL.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        checkpointer = try DatabaseQueue(path: path)
         try CatalogMigrations.migrator.migrate(pool)
         journal = try CreateJournal(path: journalPath)
         let (replayed, lastBatch, skipped) = try Self.replay(journal.entries(), into: pool)
@@ -152,6 +157,18 @@ final class Catalog: Sendable {
     func commitBatch() throws {
         guard batch.withLock({ !$0.changed.isEmpty }) else { return }
         try pool.writeWithoutTransaction { db in try commit(db) }
+    }
+
+    /// Copies committed pages from the WAL into the database, at most once a second, on the
+    /// checkpointer's own connection (PASSIVE: it waits for no reader or writer).
+    func checkpointIfDue() throws {
+        let due = lastCheckpoint.withLock { last in
+            guard ContinuousClock.now - last >= .seconds(1) else { return false }
+            last = .now
+            return true
+        }
+        guard due else { return }
+        try checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
     }
 
     /// Makes every committed transaction durable against power loss (fsync of the WAL and database).

@@ -250,7 +250,8 @@ final class Namespace: @unchecked Sendable {
     }
 
     /// Every CATALOG_COMMIT_INTERVAL (on the snapshotter's tick): saves the sizes and times
-    /// waiting in memory and commits the batch of creates, off the requests' path.
+    /// waiting in memory and commits the batch of creates, off the requests' path; and once a
+    /// second checkpoints the catalog's WAL, outside the namespace lock.
     public func saveChangesInBackground() {
         let now = ContinuousClock.now
         let interval = Duration.milliseconds(Int64(configuration.catalogCommitInterval * 1000))
@@ -262,6 +263,7 @@ final class Namespace: @unchecked Sendable {
                 return true
             }
             if due { try catalog.commitBatch() }
+            try catalog.checkpointIfDue()
         } catch {
             logger.error("could not save the latest changes to the catalog (blobs and the create journal keep them): \(error)")
         }
