@@ -25,8 +25,11 @@ extension Namespace {
     }
 
     public func getxattr(_ ino: InodeNumber, name: [UInt8]) throws(FSError) -> [UInt8] {
-        // Asked on every write (security.capability): answered without touching the catalog.
-        guard Self.isUserNamespace(name), ino < VirtualEntry.marker else { throw FSError(.noData, "no such attribute") }
+        // Other namespaces (security.capability on every write, security.selinux and the POSIX
+        // ACLs on every `ls -l`) are answered without the catalog: "not supported", which tells
+        // coreutils to stop asking for the rest of the mount, where ENODATA made it ask per file.
+        guard Self.isUserNamespace(name) else { throw FSError(.notSupported, "only user.* extended attributes are supported") }
+        guard ino < VirtualEntry.marker else { throw FSError(.noData, "no such attribute") }
         return try withLock { () throws(FSError) -> [UInt8] in
             let id = Int64(ino)
             guard let attribute = try readCatalogLocked("reading an extended attribute", {
