@@ -46,12 +46,11 @@ extension Namespace {
             if child.kind == .directory { throw FSError(.isDirectory, "is a directory: use rmdir") }
             try checkWritableLocked(directory)
             let now = Timespec.now()
-            let removedBlob = try writeCatalogLocked("unlinking \(NameRules.printable(name))") { db in
-                let blob = try self.detachLocked(child, db)
-                try self.touchDirectory(directory, at: now, db)
-                return blob
+            let removedBlob = try writeNodeBatchedLocked("unlinking \(NameRules.printable(name))") { db in
+                (try self.detachLocked(child, db), Self.detached(child))
             }
             if let removedBlob { removeContent(removedBlob) }
+            touchDirectoryLaterLocked(directory, at: now)
             knownChildren.removed(name, from: directory.id ?? 0)
             touchVersionLocked(directory.versionID, at: now)
         }
@@ -64,11 +63,12 @@ extension Namespace {
             guard child.kind == .directory, let childID = child.id else { throw FSError(.notDirectory, "not a directory") }
             try checkWritableLocked(directory)
             let now = Timespec.now()
-            try writeCatalogLocked("removing directory \(NameRules.printable(name))") { db in
+            try writeNodeBatchedLocked("removing directory \(NameRules.printable(name))") { db in
                 if try Node.hasChildren(db, parent: childID) { throw FSError(.directoryNotEmpty, "directory not empty") }
                 _ = try self.detachLocked(child, db)
-                try self.touchDirectory(directory, at: now, db)
+                return ((), Self.detached(child))
             }
+            touchDirectoryLaterLocked(directory, at: now)
             knownChildren.removed(name, from: directory.id ?? 0)
             knownChildren.directoryRemoved(childID)
             touchVersionLocked(directory.versionID, at: now)
@@ -319,9 +319,19 @@ extension Namespace {
         dirtyNodes.insert(id)
     }
 
+    /// What the create journal records for an unlink or rmdir, which joins the batch of creates:
+    /// the node without parent or name. Replayed after a kill -9, that row is an orphan, and the
+    /// mount removes orphans and their content (`removeOrphans`), so the removal is not undone.
+    private static func detached(_ node: Node) -> Node {
+        var gone = node
+        gone.parentID = nil
+        gone.name = nil
+        return gone
+    }
+
     /// Takes `node` out of the tree: deleted now, or kept nameless while a handle still reads it.
-    /// Returns the inode whose blob the caller removes once the transaction has committed (a
-    /// rolled-back unlink must not have lost the content).
+    /// Returns the inode whose blob the caller removes once the removal is durable: committed, or
+    /// journaled in the batch (a rolled-back unlink must not have lost the content).
     private func detachLocked(_ node: Node, _ db: Database) throws -> InodeNumber? {
         guard let id = node.id else { return nil }
         if references.isOpen(id) {
