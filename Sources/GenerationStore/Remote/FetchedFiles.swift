@@ -91,10 +91,11 @@ final class FetchedFiles: @unchecked Sendable {
     /// Forgets file `id` after its content became a local blob (the cache file was moved away).
     func forget(_ id: Int64) { lock.withLock { files[id] = nil } }
 
-    /// Deletes file `id` from the cache.
+    /// Deletes file `id` from the cache. The index is complete (built from the directory at start),
+    /// so a file it does not hold costs no system call: every unlink in the mount comes here.
     func remove(_ id: Int64, ino: InodeNumber) {
+        guard lock.withLock({ files.removeValue(forKey: id) }) != nil else { return }
         store.remove(ino)
-        forget(id)
     }
 
     // MARK: - What clean-up and status.json see
