@@ -47,8 +47,7 @@ extension Namespace {
     /// Returns whether it listed.
     @discardableResult
     func listBucketIfDue(for ino: InodeNumber) -> Bool {
-        // While the storage is unreachable, nothing is listed: the listing once it answers covers everything.
-        guard let connection, connection.waitForFirstAnswer(timeout: 5) else { return false }
+        guard let connection else { return false }
         let scope: BucketScope? = withLockNonThrowing {
             if let view = VirtualEntry(ino: ino) {
                 return view.kind == .generationsView || view.kind == .activeView ? .projects : nil
@@ -68,7 +67,8 @@ extension Namespace {
             default: return nil
             }
         }
-        guard let scope else { return false }
+        // While the storage is unreachable, nothing is listed: the listing once it answers covers everything.
+        guard let scope, connection.waitForFirstAnswer(timeout: 5) else { return false }
         let due = listings.claim(scope)
         if due { listBucket(scope) }
         return due
