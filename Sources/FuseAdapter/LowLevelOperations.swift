@@ -163,7 +163,10 @@ func makeLowLevelOperations() -> fuse_lowlevel_ops {
     ops.opendir = { request, ino, info in
         Reply.perform(request, "opendir") { context in
             guard let info else { throw FSError.invalid("no file info") }
-            info.pointee.fh = try context.fileSystem.opendir(ino)
+            let opened = try context.fileSystem.opendir(ino)
+            info.pointee.fh = opened.handle
+            info.pointee.cache_readdir = opened.cacheListing ? 1 : 0
+            info.pointee.keep_cache = opened.cacheListing ? 1 : 0
             if fuse_reply_open(request, info) != 0 { context.fileSystem.releasedir(handle: info.pointee.fh) }
         }
     }

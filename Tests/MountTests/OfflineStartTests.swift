@@ -33,7 +33,9 @@ import Testing
             #expect((remote["error"] as? String)?.contains("Couldn't connect") == true, "\(remote)")
             #expect(remote["attempts"] as? Int ?? 0 >= 1)
             try fs.waitForStatus("projects/p1/generations/g1/v1", "snapshotted", timeout: 30) { $0["status"] as? String == "completed" }
-            #expect(uploadState(try fs.status("projects/p1/generations/g1/v1")) == "pending")
+            let upload = try fs.status("projects/p1/generations/g1/v1")["upload"] as? [String: Any]
+            #expect(upload?["state"] as? String == "pending")
+            #expect((upload?["last_error"] as? String)?.hasPrefix("waiting for the storage to answer: transient") == true, "\(upload ?? [:])")
             #expect(Sys.list(fs.path("projects"))?.contains("p2") == false, "nothing listed while the bucket is unreachable")
 
             let status = try Shell.run("\(Shell.quote(try MountedFS.binaryPath())) status \(Shell.quote(fs.mountpoint))")

@@ -327,4 +327,28 @@ struct OpenVersionSemanticsTests {
             #expect(cmp.succeeded, "\(cmp)")
         }
     }
+
+    /// Directory listings inside versions are kept by the kernel across opens (cache_readdir):
+    /// every change made through the mount must show in the very next listing.
+    @Test func aListingShowsEveryChangeAtOnce() throws {
+        try withOpenVersion { _, v in
+            let q = Shell.quote(v)
+            try Shell.check("mkdir \(q)/d \(q)/other && touch \(q)/d/a \(q)/other/moved")
+            func listing() throws -> String { try Shell.check("ls -A \(q)/d | tr '\\n' ' '").stdout }
+            #expect(try listing() == "a ")
+            #expect(try listing() == "a ", "listed twice: the second may come from the kernel's copy")
+            try Shell.check("touch \(q)/d/b")
+            #expect(try listing() == "a b ")
+            try Shell.check("rm \(q)/d/a")
+            #expect(try listing() == "b ")
+            try Shell.check("mv \(q)/d/b \(q)/d/c && mv \(q)/other/moved \(q)/d/")
+            #expect(try listing() == "c moved ")
+            #expect(try Shell.check("ls -A \(q)/other | wc -l").stdout == "0\n", "the source directory too")
+            try Shell.check("mkdir \(q)/d/sub && ln -s c \(q)/d/link")
+            #expect(try listing() == "c link moved sub ")
+            try Shell.check("rmdir \(q)/d/sub")
+            #expect(try listing() == "c link moved ")
+        }
+    }
+
 }

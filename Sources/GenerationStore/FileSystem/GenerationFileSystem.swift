@@ -109,7 +109,7 @@ public final class GenerationFileSystem: Sendable {
 
     // MARK: - Directories
 
-    public func opendir(_ ino: InodeNumber) throws(FSError) -> UInt64 { try namespace.opendir(ino) }
+    public func opendir(_ ino: InodeNumber) throws(FSError) -> OpenedDirectory { try namespace.opendir(ino) }
 
     /// Hands the entries from `offset` on to `add` until it returns false (its buffer is full).
     /// With `plus`, each real entry added gets a lookup reference, exactly as if looked up.

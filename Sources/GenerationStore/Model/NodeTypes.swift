@@ -119,6 +119,14 @@ public struct OpenedFile: Sendable {
     public var keepCache: Bool
 }
 
+/// An open directory handle, and whether the kernel may keep its listing across opens: inside a
+/// version only the kernel's own requests change a directory (open versions have no other writer
+/// than this mount, sealed ones none), and the kernel drops its copy when it makes such a change.
+public struct OpenedDirectory: Sendable {
+    public var handle: UInt64
+    public var cacheListing: Bool
+}
+
 public struct DirectoryEntry: Sendable {
     public var name: [UInt8]
     public var attributes: Attributes

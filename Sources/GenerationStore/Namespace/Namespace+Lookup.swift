@@ -65,10 +65,13 @@ extension Namespace {
     // MARK: - Directories
 
     /// Opens a directory: its listing is taken now, and readdir pages through it by offset.
-    public func opendir(_ ino: InodeNumber) throws(FSError) -> UInt64 {
+    public func opendir(_ ino: InodeNumber) throws(FSError) -> OpenedDirectory {
         listBucketIfDue(for: ino)
-        return try withLock { () throws(FSError) -> UInt64 in
-            openFiles.addDirectory(DirectoryHandle(directoryID: ino, entries: try listingLocked(ino)))
+        return try withLock { () throws(FSError) -> OpenedDirectory in
+            let entries = try listingLocked(ino)
+            let insideVersion = VirtualEntry(ino: ino) == nil && (try? nodeLocked(ino: ino))?.versionID != nil
+            return OpenedDirectory(
+                handle: openFiles.addDirectory(DirectoryHandle(directoryID: ino, entries: entries)), cacheListing: insideVersion)
         }
     }
 

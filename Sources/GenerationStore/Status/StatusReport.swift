@@ -47,7 +47,7 @@ struct StatusReport {
             ("archive_bytes", record.archiveSize.map { .int($0) } ?? .null),
             ("download_url_expires_at", .optional(downloadURLExpiry(facts))),
             ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
-            ("upload", uploads.statusJSON(versionID: record.nodeID, archiveSize: record.archiveSize)),
+            ("upload", uploads.statusJSON(versionID: record.nodeID, archiveSize: record.archiveSize, waitingFor: waitingFor)),
             ("origin", .string(record.origin.rawValue)),
             ("local_copy", .bool(record.localCopy)),
             (
@@ -104,6 +104,15 @@ struct StatusReport {
             ("generations", .int(Int64(facts.generations))),
             ("versions", .int(Int64(facts.versions.count))),
         ])
+    }
+
+    /// Why uploads wait while the storage has not answered since the mount started.
+    private var waitingFor: String? {
+        switch connection?.current {
+        case .waiting(let reason, _, _, _)?: "waiting for the storage to answer: \(reason)"
+        case .connecting?: "waiting for the storage to answer"
+        default: nil
+        }
     }
 
     /// "writing" while changes are not yet in the archive or a file is open for writing,

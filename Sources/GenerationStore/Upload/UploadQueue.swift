@@ -201,15 +201,17 @@ public final class UploadQueue: @unchecked Sendable {
 
     func state(of versionID: Int64) -> String { state(isEnabled ? job(versionID) : nil) }
 
-    /// The `upload` object of a version's status.json.
-    func statusJSON(versionID: Int64, archiveSize: Int64?) -> JSONValue {
+    /// The `upload` object of a version's status.json. `waitingFor`: why no upload runs at all
+    /// yet (the storage has not answered since the mount started), shown as the pending job's error.
+    func statusJSON(versionID: Int64, archiveSize: Int64?, waitingFor: String? = nil) -> JSONValue {
         let job = isEnabled ? job(versionID) : nil
         let running = lock.withLock { progress[versionID] }
+        let pending = state(job) == "pending"
         return .object([
             ("state", .string(state(job))), ("attempts", .int(Int64(job?.attempts ?? 0))),
             ("bytes_uploaded", .int(running?.sent ?? job?.bytesUploaded ?? 0)),
             ("bytes_total", .int(running?.total ?? job?.bytesTotal ?? archiveSize ?? 0)),
-            ("last_error", .optional(job?.lastError)),
+            ("last_error", .optional(job?.lastError ?? (pending ? waitingFor : nil))),
             ("uploaded_at", .optional(job?.uploadedAtNs.map(StatusReport.iso8601))),
         ])
     }
