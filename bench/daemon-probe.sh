@@ -5,7 +5,7 @@
 # `strace -f -c` (strace slows the daemon, so its pass is not timed).
 #
 # Usage (root): BASE_BIN=/path/to/old/codebegenfs NEW_BIN=.build/release/codebegenfs bash bench/daemon-probe.sh
-# Environment: REPS=5  BENCH_DIR=<work dir>  SWIFT_PACKAGES=/opt/swift-packages/apple
+# Environment: REPS=5  SWIFT_PACKAGES=/opt/swift-packages/apple
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,35 +18,10 @@ for tool in bindfs strace; do
     command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bindfs strace >/dev/null; }
 done
 
-WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/codebegenfs-probe.XXXXXX)}
-PIDS=()
-cleanup() {
-    set +e
-    for mp in "$WORK"/mnt-*; do grep -q " $mp " /proc/self/mountinfo && fusermount3 -u -z "$mp"; done
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+source "$ROOT/bench/lib.sh"
+bench_workdir probe
+make_source_tree
 
-SRC="$WORK/src"
-mkdir -p "$SRC"
-for spec in swift-nio:2.101.2 swift-crypto:4.5.2 swift-certificates:1.21.1; do
-    mkdir -p "$SRC/${spec%%:*}"
-    git -C "$SWIFT_PACKAGES/${spec%%:*}.git" archive "${spec#*:}" | tar -x -C "$SRC/${spec%%:*}"
-done
-FILES=$(find "$SRC" -type f | wc -l)
-
-declare -A DEST PID
-mount_cbfs() { # label binary
-    local mp="$WORK/mnt-$1"
-    mkdir -p "$mp"
-    USE_CLOUD_STORAGE=false "$2" mount "$mp" --foreground --data "$WORK/data-$1" >"$WORK/$1.log" 2>&1 &
-    PID[$1]=$!
-    PIDS+=($!)
-    for _ in $(seq 500); do mountpoint -q "$mp" && break; sleep 0.02; done
-    mkdir -p "$mp/projects/bench/generations/g1/v1"
-    DEST[$1]="$mp/projects/bench/generations/g1/v1"
-}
 mkdir -p "$WORK/backing-bindfs" "$WORK/mnt-bindfs"
 bindfs "$WORK/backing-bindfs" "$WORK/mnt-bindfs"
 PID[bindfs]=$(pgrep -n -x bindfs)
@@ -56,8 +31,6 @@ mount_cbfs new "$NEW_BIN"
 TARGETS=(bindfs base new)
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-now() { date +%s.%N; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 hz=$(getconf CLK_TCK)
 
 declare -A WALL CPU FUTEX

@@ -19,45 +19,18 @@ command -v bindfs >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninterac
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product codebegenfs 2>&1 | tail -1); fi
 NEW_BIN=${NEW_BIN:-$ROOT/.build/release/codebegenfs}
 
-WORK=$(mktemp -d /var/tmp/codebegenfs-treeops.XXXXXX)
-PIDS=()
-cleanup() {
-    set +e
-    for mp in "$WORK"/mnt-*; do grep -q " $mp " /proc/self/mountinfo && fusermount3 -u -z "$mp"; done
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+source "$ROOT/bench/lib.sh"
+bench_workdir treeops
+make_source_tree
 
-SRC="$WORK/src"
-mkdir -p "$SRC"
-for spec in swift-nio:2.101.2 swift-crypto:4.5.2 swift-certificates:1.21.1; do
-    mkdir -p "$SRC/${spec%%:*}"
-    git -C "$SWIFT_PACKAGES/${spec%%:*}.git" archive "${spec#*:}" | tar -x -C "$SRC/${spec%%:*}"
-done
-FILES=$(find "$SRC" -type f | wc -l)
-
-declare -A DEST
 TARGETS=(plain bindfs new)
 mkdir -p "$WORK/plain" "$WORK/backing-bindfs" "$WORK/mnt-bindfs"
 DEST[plain]="$WORK/plain"
 bindfs "$WORK/backing-bindfs" "$WORK/mnt-bindfs"
 DEST[bindfs]="$WORK/mnt-bindfs"
-mount_cbfs() { # label binary
-    local mp="$WORK/mnt-$1"
-    mkdir -p "$mp"
-    USE_CLOUD_STORAGE=false "$2" mount "$mp" --foreground --data "$WORK/data-$1" >"$WORK/$1.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 500); do mountpoint -q "$mp" && break; sleep 0.02; done
-    mkdir -p "$mp/projects/bench/generations/g1/v1"
-    DEST[$1]="$mp/projects/bench/generations/g1/v1"
-}
 mount_cbfs new "$NEW_BIN"
 if [[ -n ${BASE_BIN:-} ]]; then mount_cbfs base "$BASE_BIN"; TARGETS=(plain bindfs base new); fi
 
-now() { date +%s.%N; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 declare -A T
 timed() { # key command...
     local key=$1; shift

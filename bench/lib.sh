@@ -1,0 +1,45 @@
+# Shared by the benchmarks that mount codebegenfs beside its peers (daemon-probe.sh, tree-ops.sh):
+# a work directory cleaned up on exit, the source tree they copy, codebegenfs mounts, and helpers.
+# Source it after setting SWIFT_PACKAGES; it defines WORK, SRC, FILES, DEST and PID.
+
+# A fresh work directory under /var/tmp; every mount in it and every daemon started is removed on exit.
+bench_workdir() { # prefix
+    WORK=$(mktemp -d "/var/tmp/codebegenfs-$1.XXXXXX")
+    PIDS=()
+    trap bench_cleanup EXIT INT TERM
+}
+bench_cleanup() {
+    set +e
+    for mp in "$WORK"/mnt-*; do grep -q " $mp " /proc/self/mountinfo && fusermount3 -u -z "$mp"; done
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    rm -rf "$WORK"
+}
+
+# The tree every benchmark copies: 2174 files of swift-nio, swift-crypto and swift-certificates.
+make_source_tree() {
+    SRC="$WORK/src"
+    mkdir -p "$SRC"
+    for spec in swift-nio:2.101.2 swift-crypto:4.5.2 swift-certificates:1.21.1; do
+        mkdir -p "$SRC/${spec%%:*}"
+        git -C "$SWIFT_PACKAGES/${spec%%:*}.git" archive "${spec#*:}" | tar -x -C "$SRC/${spec%%:*}"
+    done
+    FILES=$(find "$SRC" -type f | wc -l)
+}
+
+declare -A DEST PID
+# Mounts `binary` at $WORK/mnt-<label> (no cloud) and makes DEST[label] an open version in it.
+mount_cbfs() { # label binary
+    local mp="$WORK/mnt-$1"
+    mkdir -p "$mp"
+    USE_CLOUD_STORAGE=false "$2" mount "$mp" --foreground --data "$WORK/data-$1" >"$WORK/$1.log" 2>&1 &
+    PID[$1]=$!
+    PIDS+=($!)
+    for _ in $(seq 500); do mountpoint -q "$mp" && break; sleep 0.02; done
+    mountpoint -q "$mp" || { tail -20 "$WORK/$1.log" >&2; exit 1; }
+    mkdir -p "$mp/projects/bench/generations/g1/v1"
+    DEST[$1]="$mp/projects/bench/generations/g1/v1"
+}
+
+now() { date +%s.%N; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
