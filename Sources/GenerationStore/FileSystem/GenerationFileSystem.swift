@@ -23,11 +23,6 @@ public final class GenerationFileSystem: Sendable {
     /// What the daemon is busy with (packing), for `unmount` and a mount waiting for this one.
     public let board: ActivityBoard
 
-    /// Seconds the kernel may cache entries and attributes that can change (open versions, structure).
-    public static let shortTimeout = Namespace.shortTimeout
-    /// Seconds for sealed content, which never changes.
-    public static let sealedTimeout = Namespace.sealedTimeout
-
     public init(
         dataDirectory: DataDirectory, configuration: Configuration, logger: Logger,
         connection: RemoteConnection? = nil, board: ActivityBoard = ActivityBoard()

@@ -23,11 +23,10 @@ extension Namespace {
         let project = try projectLocked(ofGeneration: generation)
         let totals = try readCatalogLocked("counting a version's files") { try Node.contentTotals($0, version: version.nodeID) }
         let metadata = try readCatalogLocked("reading a version's metadata") { try ExtendedAttribute.all($0, node: version.nodeID) }
-        let localArchive = version.snapshottedAtNs != nil && version.localCopy ? try? archivePathsLocked(version).archive.string : nil
         return VersionFacts(
             record: version, project: String(decoding: project.nameBytes, as: UTF8.self),
             generation: String(decoding: generation.nameBytes, as: UTF8.self), files: totals.files, bytes: totals.bytes,
-            metadata: metadata.map(Self.metadataMember), localArchive: localArchive)
+            metadata: metadata.map(Self.metadataMember), localArchive: localArchiveLocked(version))
     }
 
     func generationStatusLocked(_ generation: Node) throws(FSError) -> JSONValue {
@@ -57,9 +56,15 @@ extension Namespace {
         }
     }
 
-    /// What `download_url` of the version answers.
-    func downloadURLLocked(_ version: VersionRecord) throws(FSError) -> String? {
-        report.downloadURL(try versionFactsLocked(version, saving: false))
+    /// What `download_url` of the version answers (no files counted: it is read by scripts, often).
+    func downloadURLLocked(_ version: VersionRecord) -> String? {
+        report.downloadURL(version.nodeID, localArchive: localArchiveLocked(version))
+    }
+
+    /// The local archive, once a snapshot exists and the local copy is kept.
+    private func localArchiveLocked(_ version: VersionRecord) -> String? {
+        guard version.snapshottedAtNs != nil, version.localCopy else { return nil }
+        return try? archivePathsLocked(version).archive.string
     }
 
     /// A version xattr as a metadata member: the name without `user.`, the value as text.

@@ -95,10 +95,10 @@ extension Namespace {
             return Array(report.version(try versionFactsLocked(version)).rendered().utf8) + [10]
         case .versionDownloadURL:
             guard let version = versions[virtual.owner] else { throw FSError.notFound() }
-            return Array((try downloadURLLocked(version) ?? "").utf8) + [10]
+            return Array((downloadURLLocked(version) ?? "").utf8) + [10]
         case .generationDownloadURL:
             guard let latest = latestVersion[virtual.owner], let version = versions[latest] else { return [10] }
-            return Array((try downloadURLLocked(version) ?? "").utf8) + [10]
+            return Array((downloadURLLocked(version) ?? "").utf8) + [10]
         default:
             throw FSError(.isDirectory, "not a regular file")
         }

@@ -62,12 +62,13 @@ final class FetchedFiles: @unchecked Sendable {
 
     // MARK: - Content
 
-    /// Whether the cache holds file `id` at `size` bytes; records the use if so.
-    func holds(_ id: Int64, ino: InodeNumber, size: Int64) -> Bool {
+    /// Whether the cache holds file `id` (the index, built from the directory at start and kept
+    /// by every fetch, is the whole truth); records the use if so.
+    func holds(_ id: Int64) -> Bool {
         let now = Timespec.now().totalNanoseconds
         return lock.withLock {
-            guard files[id] != nil || store.size(ino) == size else { return false }
-            files[id, default: CachedFile(bytes: size, lastUsedNs: now)].lastUsedNs = now
+            guard files[id] != nil else { return false }
+            files[id]?.lastUsedNs = now
             return true
         }
     }
@@ -91,8 +92,8 @@ final class FetchedFiles: @unchecked Sendable {
     /// Forgets file `id` after its content became a local blob (the cache file was moved away).
     func forget(_ id: Int64) { lock.withLock { files[id] = nil } }
 
-    /// Deletes file `id` from the cache. The index is complete (built from the directory at start),
-    /// so a file it does not hold costs no system call: every unlink in the mount comes here.
+    /// Deletes file `id` from the cache. A file the index does not hold costs no system call:
+    /// every unlink in the mount comes here.
     func remove(_ id: Int64, ino: InodeNumber) {
         guard lock.withLock({ files.removeValue(forKey: id) }) != nil else { return }
         store.remove(ino)

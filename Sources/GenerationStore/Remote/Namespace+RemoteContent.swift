@@ -117,7 +117,7 @@ extension Namespace {
         guard let archivePath = node.archivePath, let versionID = node.versionID, let version = versions[versionID] else {
             return nil
         }
-        if fetched.holds(id, ino: node.ino, size: node.size) { return nil }
+        if fetched.holds(id) { return nil }
         return FetchRequest(
             nodeID: id, ino: node.ino, versionID: versionID, archiveKey: try remoteKeysLocked(version).archive,
             path: String(decoding: archivePath, as: UTF8.self), toc: try tocLocked(version))

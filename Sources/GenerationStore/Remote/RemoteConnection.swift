@@ -38,11 +38,6 @@ public final class RemoteConnection: @unchecked Sendable {
 
     public var current: State { condition.withLock { state } }
 
-    public var isConnected: Bool {
-        if case .connected = current { return true }
-        return false
-    }
-
     /// True once the bucket has answered. While the first check is still under way, waits for it
     /// (at most `timeout` seconds), so a lookup right after the mount starts still finds other
     /// mounts' versions; once a check has failed, answers false at once.

@@ -3,6 +3,7 @@
 // what the other components report: the upload queue, fetched files, open files, the connection.
 // It owns no state and takes no lock of its own.
 import Foundation
+import SupabaseStorage
 
 /// What the namespace knows of one version, gathered under its lock.
 struct VersionFacts {
@@ -35,6 +36,7 @@ struct StatusReport {
 
     func version(_ facts: VersionFacts) -> JSONValue {
         let record = facts.record
+        let signed = uploads.reusableSignedURL(record.nodeID)
         return .object([
             ("id", .string(facts.generation)),
             ("project_id", .string(facts.project)),
@@ -43,9 +45,9 @@ struct StatusReport {
             ("sealed", .bool(record.sealed)),
             ("files_count", .int(Int64(facts.files))),
             ("bytes", .int(facts.bytes)),
-            ("download_url", .optional(downloadURL(facts))),
+            ("download_url", .optional(Self.url(signed: signed, localArchive: facts.localArchive))),
             ("archive_bytes", record.archiveSize.map { .int($0) } ?? .null),
-            ("download_url_expires_at", .optional(downloadURLExpiry(facts))),
+            ("download_url_expires_at", .optional(signed.map { ISO8601DateFormatter().string(from: $0.expiresAt) })),
             ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
             ("upload", uploads.statusJSON(versionID: record.nodeID, archiveSize: record.archiveSize, waitingFor: waitingFor)),
             ("origin", .string(record.origin.rawValue)),
@@ -71,7 +73,7 @@ struct StatusReport {
                 ("sealed", .bool(facts.record.sealed)),
                 ("upload_state", .string(uploads.state(of: facts.record.nodeID))),
                 ("files_count", .int(Int64(facts.files))),
-                ("download_url", .optional(downloadURL(facts))),
+                ("download_url", .optional(downloadURL(facts.record.nodeID, localArchive: facts.localArchive))),
             ])
         }
         return .object([
@@ -79,7 +81,7 @@ struct StatusReport {
             ("project_id", .string(project)),
             ("latest_version", versions.last.map { .int(Int64($0.record.number)) } ?? .null),
             ("cloud_storage_enabled", .bool(configuration.useCloudStorage)),
-            ("download_url", .optional(versions.last.flatMap(downloadURL))),
+            ("download_url", .optional(versions.last.flatMap { downloadURL($0.record.nodeID, localArchive: $0.localArchive) })),
             ("versions", .array(summaries)),
         ])
     }
@@ -123,13 +125,12 @@ struct StatusReport {
 
     /// The URL `download_url` answers: a signed URL of the uploaded archive while one is known
     /// that is still reusable (`signedURLReuseMargin`), else the local archive once a snapshot exists.
-    func downloadURL(_ facts: VersionFacts) -> String? {
-        if let signed = uploads.reusableSignedURL(facts.record.nodeID) { return signed.url }
-        return facts.localArchive.map { URL(fileURLWithPath: $0).absoluteString }
+    func downloadURL(_ versionID: Int64, localArchive: String?) -> String? {
+        Self.url(signed: uploads.reusableSignedURL(versionID), localArchive: localArchive)
     }
 
-    private func downloadURLExpiry(_ facts: VersionFacts) -> String? {
-        uploads.reusableSignedURL(facts.record.nodeID).map { ISO8601DateFormatter().string(from: $0.expiresAt) }
+    private static func url(signed: SignedURL?, localArchive: String?) -> String? {
+        signed?.url ?? localArchive.map { URL(fileURLWithPath: $0).absoluteString }
     }
 
     /// The queue counted from the same per-version states that the versions' status.json show,

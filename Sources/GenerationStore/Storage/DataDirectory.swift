@@ -16,7 +16,9 @@ public struct DataDirectory: Sendable {
     public var logPath: FilePath { root.appending("codebegenfs.log") }
     var lockPath: FilePath { root.appending("lock") }
     /// The running daemon's control socket (`codebegenfs unmount` follows its shutdown there).
-    public var controlSocketPath: FilePath { root.appending("control.sock") }
+    public var controlSocketPath: FilePath { Self.controlSocketPath(in: root) }
+    /// The same, for a data directory named by a running daemon (without creating it, as `init` does).
+    public static func controlSocketPath(in root: FilePath) -> FilePath { root.appending("control.sock") }
 
     public init(_ root: FilePath) throws(FSError) {
         self.root = root

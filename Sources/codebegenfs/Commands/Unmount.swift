@@ -2,6 +2,8 @@
 // once it has saved and exited, showing what it waits for.
 import ArgumentParser
 import Foundation
+import GenerationStore
+import SystemPackage
 
 struct Unmount: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,7 +62,8 @@ struct RunningDaemon {
             let daemon = root["daemon"] as? [String: Any], let pid = daemon["pid"] as? Int,
             let directory = daemon["data_directory"] as? String
         else { return nil }
-        return RunningDaemon(pid: pid_t(pid), channel: try? ControlClient(socketPath: directory + "/control.sock"))
+        let socket = DataDirectory.controlSocketPath(in: FilePath(directory)).string
+        return RunningDaemon(pid: pid_t(pid), channel: try? ControlClient(socketPath: socket))
     }
 
     enum Outcome {

@@ -21,7 +21,7 @@ struct ForegroundDaemon {
         logger.logLevel = ProcessInfo.processInfo.environment["CODEBEGENFS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let systemd = SystemdNotifier()
         let board = ActivityBoard()
-        var teardown = Teardown(board: board, logger: logger)
+        var teardown = Teardown(board: board)
         defer { teardown.run() }
         var parent = ready  // nil once told the outcome
         do {
@@ -114,13 +114,9 @@ struct ForegroundDaemon {
 /// The steps that undo start-up, run in reverse order of `add`, each shown on the board while it runs.
 struct Teardown {
     let board: ActivityBoard
-    let logger: Logger
     private var steps: [(String, () -> Void)] = []
 
-    init(board: ActivityBoard, logger: Logger) {
-        self.board = board
-        self.logger = logger
-    }
+    init(board: ActivityBoard) { self.board = board }
 
     mutating func add(_ description: String, _ step: @escaping () -> Void) {
         steps.append((description, step))
