@@ -35,7 +35,7 @@ import Testing
         try catalog.writeBatched { db in
             var inserted = node
             try inserted.insertRow(db)
-            return (inserted, inserted)
+            return (inserted, [inserted])
         }
     }
 
@@ -92,7 +92,7 @@ import Testing
             let saved = changed
             try catalog.writeBatched { db in
                 try saved.updateRow(db)
-                return ((), saved)
+                return ((), [saved])
             }
         }
         #expect(try openCatalog().replayedChanges == 1)
@@ -182,7 +182,7 @@ import Testing
         let changed = base
         try catalog.writeBatched { db in
             try changed.updateRow(db)
-            return ((), changed)
+            return ((), [changed])
         }
         #expect(throws: DatabaseError.self, "the disk is full") { try catalog.commitBatch() }
         try run("rm \(disk)/filler")
@@ -200,8 +200,8 @@ import Testing
         var fine = node(Array("fine".utf8))
         fine.id = 501
         let journal = try CreateJournal(path: journalPath)
-        try journal.append(JournalEntry(batch: 1, node: orphan))
-        try journal.append(JournalEntry(batch: 1, node: fine))
+        try journal.append([JournalEntry(batch: 1, node: orphan)])
+        try journal.append([JournalEntry(batch: 1, node: fine)])
         let reopened = try openCatalog()
         #expect(reopened.replayedChanges == 1)
         #expect(reopened.replaySkipped.count == 1)
@@ -216,7 +216,7 @@ import Testing
             try catalog.commitBatch()
             try catalog.write { db in _ = try Node.deleteOne(db, key: gone.id) }
             // As if emptying the journal had failed after the batch committed.
-            try CreateJournal(path: journalPath).append(JournalEntry(batch: 1, node: gone))
+            try CreateJournal(path: journalPath).append([JournalEntry(batch: 1, node: gone)])
         }
         #expect(try openCatalog().replayedChanges == 0)
         #expect(try committedChildren().isEmpty, "a deleted node does not come back")

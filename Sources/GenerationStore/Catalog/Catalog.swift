@@ -127,21 +127,21 @@ final class Catalog: Sendable {
         }
     }
 
-    /// A change of one node that can wait for its commit: a create, or new attributes. `body`
-    /// writes the node's row and returns the row with its result. The change joins the open
-    /// batch and the row is appended to the journal; the batch commits with the next `write`,
-    /// when it is full, or by `commitBatch`. If the journal cannot take the row, it commits at
-    /// once instead.
-    func writeBatched<T>(_ body: (Database) throws -> (T, Node)) throws -> T {
+    /// A change that can wait for its commit: a create, new attributes, an unlink or a rename.
+    /// `body` writes the rows and returns them, in the order written, with its result. The
+    /// change joins the open batch and its rows are appended to the journal in one write; the
+    /// batch commits with the next `write`, when it is full, or by `commitBatch`. If the journal
+    /// cannot take the rows, it commits at once instead.
+    func writeBatched<T>(_ body: (Database) throws -> (T, [Node])) throws -> T {
         try pool.writeWithoutTransaction { db in
-            let (result, node) = try change(db, body)
+            let (result, nodes) = try change(db, body)
             let full = batch.withLock { batch -> Bool? in
                 do {
-                    try journal.append(JournalEntry(batch: batch.number, node: node))
+                    try journal.append(nodes.map { JournalEntry(batch: batch.number, node: $0) })
                 } catch {
                     return nil
                 }
-                batch.changed.append(node)
+                batch.changed += nodes
                 return batch.changed.count >= Self.batchLimit
             }
             switch full {
@@ -278,6 +278,12 @@ extension Node {
         }
     }
 
+    /// Deletes the node's row (its extended attributes go with it: ON DELETE CASCADE).
+    func deleteRow(_ db: Database) throws {
+        guard let id else { return }
+        try db.cachedStatement(sql: "DELETE FROM node WHERE id = ?").execute(arguments: [id])
+    }
+
     static func child(_ db: Database, parent: Int64, name: [UInt8]) throws -> Node? {
         // The hottest query (every lookup and create): a cached statement, prepared once.
         let statement = try db.cachedStatement(sql: "SELECT \(selection) FROM node WHERE parent_id = ? AND name = ?")
@@ -290,12 +296,15 @@ extension Node {
         return try Node.fetchOne(statement, arguments: [id])
     }
 
+    /// A directory's children in name order (every opendir of a directory not listed before).
     static func children(_ db: Database, parent: Int64) throws -> [Node] {
-        try Node.filter(Columns.parentID == parent).order(Columns.name).fetchAll(db)
+        let statement = try db.cachedStatement(sql: "SELECT \(selection) FROM node WHERE parent_id = ? ORDER BY name")
+        return try Node.fetchAll(statement, arguments: [parent])
     }
 
     static func hasChildren(_ db: Database, parent: Int64) throws -> Bool {
-        try Node.filter(Columns.parentID == parent).isEmpty(db) == false
+        let statement = try db.cachedStatement(sql: "SELECT 1 FROM node WHERE parent_id = ? LIMIT 1")
+        return try Bool.fetchOne(statement, arguments: [parent]) ?? false
     }
 
     static func generation(_ db: Database, id: String) throws -> Node? {
@@ -328,10 +337,12 @@ extension VersionRecord {
 
 extension ExtendedAttribute {
     static func all(_ db: Database, node: Int64) throws -> [ExtendedAttribute] {
-        try ExtendedAttribute.filter(Columns.nodeID == node).order(Columns.name).fetchAll(db)
+        let statement = try db.cachedStatement(sql: "SELECT node_id, name, value FROM xattr WHERE node_id = ? ORDER BY name")
+        return try ExtendedAttribute.fetchAll(statement, arguments: [node])
     }
 
     static func find(_ db: Database, node: Int64, name: [UInt8]) throws -> ExtendedAttribute? {
-        try ExtendedAttribute.filter(Columns.nodeID == node && Columns.name == Data(name)).fetchOne(db)
+        let statement = try db.cachedStatement(sql: "SELECT node_id, name, value FROM xattr WHERE node_id = ? AND name = ?")
+        return try ExtendedAttribute.fetchOne(statement, arguments: [node, Data(name)])
     }
 }

@@ -1,12 +1,13 @@
-// The create journal (`catalog.creates` beside the catalog). Creating a file, directory or
-// symlink inserts its node inside a transaction that stays open across many creates (one WAL
-// commit per batch instead of one per file: Catalog.writeBatched). Each created node is
-// appended here first, one write(2), so a kill -9 before the batch commits loses nothing: the
-// next mount inserts the nodes of every batch the catalog has not recorded as committed.
+// The create journal (`catalog.creates` beside the catalog). Creates, attribute changes, unlinks,
+// rmdirs and renames write their rows inside a transaction that stays open across many changes
+// (one WAL commit per batch instead of one per change: Catalog.writeBatched). The rows of each
+// change are appended here first, one write(2), so a kill -9 before the batch commits loses
+// nothing: the next mount writes the rows of every batch the catalog has not recorded as committed.
 import Foundation
 import SystemPackage
 
-/// One created node, in the batch whose commit makes it durable in the catalog.
+/// One written row (a removed node has no parent and no name), in the batch whose commit makes it
+/// durable in the catalog.
 struct JournalEntry: Equatable, Sendable {
     var batch: Int64
     var node: Node
@@ -22,9 +23,10 @@ final class CreateJournal: Sendable {
 
     deinit { try? descriptor.close() }
 
-    /// Appends one entry with a single write, so that a killed process leaves it whole or absent.
-    func append(_ entry: JournalEntry) throws {
-        let record = Self.encode(entry)
+    /// Appends the entries of one change with a single write, so that a killed process leaves
+    /// them whole or absent.
+    func append(_ entries: [JournalEntry]) throws {
+        let record = entries.flatMap(Self.encode)
         let written = try record.withUnsafeBytes { try descriptor.write($0) }
         guard written == record.count else { throw Errno.ioError }
     }

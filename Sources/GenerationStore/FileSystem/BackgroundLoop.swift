@@ -1,7 +1,7 @@
 // A background thread that runs one job every `interval` seconds, or sooner when poked: the
-// snapshotter (FileSystem+Snapshot.swift, which also commits batched creates: Catalog.swift)
-// and the cache clean-up (FileSystem+Cleanup.swift),
-// so FUSE threads never pack archives or delete copies themselves.
+// snapshotter (Snapshots/, which also commits batched creates: Catalog.swift), the cache
+// clean-up (Cleanup/) and the trash emptier (Storage/Trash.swift), so FUSE threads never pack
+// archives, delete copies or free the blocks of removed files themselves.
 import Foundation
 
 public final class BackgroundLoop: @unchecked Sendable {
@@ -14,10 +14,19 @@ public final class BackgroundLoop: @unchecked Sendable {
     private var stopping = false
     private var stopped = false
 
-    public init(name: String, interval: TimeInterval, job: @escaping @Sendable () -> Void) {
+    private let idlePriority: Bool
+
+    /// With `runFirst`, the job runs once as soon as the thread starts. With `idlePriority`, the
+    /// thread runs only on a CPU nothing else wants (SCHED_IDLE): for work no request waits for.
+    public init(
+        name: String, interval: TimeInterval, runFirst: Bool = false, idlePriority: Bool = false,
+        job: @escaping @Sendable () -> Void
+    ) {
         self.name = name
         self.interval = interval
         self.job = job
+        self.idlePriority = idlePriority
+        poked = runFirst
     }
 
     public func start() {
@@ -44,6 +53,10 @@ public final class BackgroundLoop: @unchecked Sendable {
     }
 
     private func run() {
+        if idlePriority {
+            var parameters = sched_param()
+            _ = sched_setscheduler(0, Self.schedIdle, &parameters)  // 0: this thread
+        }
         while true {
             condition.lock()
             if !stopping && !poked { _ = condition.wait(until: Date(timeIntervalSinceNow: interval)) }
@@ -58,4 +71,7 @@ public final class BackgroundLoop: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
     }
+
+    /// SCHED_IDLE from <sched.h> (Glibc does not export it to Swift).
+    private static let schedIdle: Int32 = 5
 }

@@ -15,6 +15,7 @@ public final class GenerationFileSystem: Sendable {
     let snapshots: Snapshotter
     let fetched: FetchedFiles
     let blobs: BlobStore
+    let trash: Trash
     let logger: Logger
     /// The upload queue: the Uploader's workers take their jobs here.
     public let uploads: UploadQueue
@@ -31,7 +32,8 @@ public final class GenerationFileSystem: Sendable {
             path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath,
             owner: Caller(uid: getuid(), gid: getgid()))
         let wakeups = Wakeups()
-        blobs = try BlobStore(root: dataDirectory.blobsPath)
+        trash = try Trash(root: dataDirectory.trashPath, onFilled: { [wakeups] in wakeups.trashFilled() })
+        blobs = try BlobStore(root: dataDirectory.blobsPath, trash: trash)
         openFiles = OpenFiles()
         fetched = try FetchedFiles(root: dataDirectory.cachePath)
         snapshots = Snapshotter(
@@ -190,6 +192,10 @@ public final class GenerationFileSystem: Sendable {
     public func snapshotIfDirty(versionID: Int64) throws(FSError) -> Bool {
         try snapshots.snapshot(versionID, from: namespace)
     }
+
+    /// The trash emptier's job: deletes the removed blobs (at the first call also those an earlier
+    /// process left).
+    public func emptyTrash() { trash.empty() }
 
     /// The snapshotter's job: every due snapshot.
     public func takeDueSnapshots() { snapshots.takeDue(from: namespace) }

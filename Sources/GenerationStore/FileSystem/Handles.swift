@@ -21,7 +21,9 @@ struct BlobHandle: Sendable {
 /// A directory listing, taken when the directory is opened (offsets index into it).
 struct DirectoryHandle: Sendable {
     let directoryID: InodeNumber
-    var entries: [ListedEntry]
+    /// Taken at the first readdir (nil before): with `cache_readdir` the kernel often answers
+    /// from its own copy and never asks.
+    var entries: [ListedEntry]? = nil
 }
 
 struct ListedEntry: Sendable {

@@ -130,9 +130,9 @@ extension Namespace {
             } else {
                 // Like a create, waits for the batch commit: `cp -a` and `tar -x` set times and
                 // modes on every file they write.
-                try writeNodeBatchedLocked("changing attributes") { db in
+                try writeBatchedLocked("changing attributes") { db in
                     try updated.updateRow(db)
-                    return ((), updated)
+                    return ((), [updated])
                 }
                 touchVersionLocked(node.versionID, at: now)
             }

@@ -64,14 +64,21 @@ extension Namespace {
 
     // MARK: - Directories
 
-    /// Opens a directory: its listing is taken now, and readdir pages through it by offset.
+    /// Opens a directory; its listing is taken by the first readdir, which pages through it by offset.
     public func opendir(_ ino: InodeNumber) throws(FSError) -> OpenedDirectory {
         listBucketIfDue(for: ino)
         return try withLock { () throws(FSError) -> OpenedDirectory in
-            let entries = try listingLocked(ino)
-            let insideVersion = VirtualEntry(ino: ino) == nil && (try? nodeLocked(ino: ino))?.versionID != nil
-            return OpenedDirectory(
-                handle: openFiles.addDirectory(DirectoryHandle(directoryID: ino, entries: entries)), cacheListing: insideVersion)
+            var insideVersion = false
+            if let view = VirtualEntry(ino: ino) {
+                guard try virtualEntryLocked(view).attributes.kind == .directory else {
+                    throw FSError(.notDirectory, "not a directory")
+                }
+            } else {
+                let directory = try nodeLocked(ino: ino)
+                guard directory.kind == .directory else { throw FSError(.notDirectory, "not a directory") }
+                insideVersion = directory.versionID != nil
+            }
+            return OpenedDirectory(handle: openFiles.addDirectory(DirectoryHandle(directoryID: ino)), cacheListing: insideVersion)
         }
     }
 
@@ -82,13 +89,14 @@ extension Namespace {
     ) throws(FSError) {
         let entries = try withLock { () throws(FSError) -> ArraySlice<ListedEntry> in
             var directory = try openFiles.directory(handle)
-            if offset == 0, !directory.entries.isEmpty {
-                // A rewind: list again so the caller sees changes made since opendir.
+            if offset == 0 || directory.entries == nil {
+                // The first read, or a rewind: list now, so the caller sees every change made before.
                 directory.entries = try listingLocked(directory.directoryID)
                 openFiles.replaceDirectory(handle, directory)
             }
-            guard offset < directory.entries.count else { return [] }
-            return directory.entries[Int(offset)...]
+            let listed = directory.entries ?? []
+            guard offset < listed.count else { return [] }
+            return listed[Int(offset)...]
         }
         var added: [Node] = []
         var next = offset

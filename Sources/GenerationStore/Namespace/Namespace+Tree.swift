@@ -46,8 +46,8 @@ extension Namespace {
             if child.kind == .directory { throw FSError(.isDirectory, "is a directory: use rmdir") }
             try checkWritableLocked(directory)
             let now = Timespec.now()
-            let removedBlob = try writeNodeBatchedLocked("unlinking \(NameRules.printable(name))") { db in
-                (try self.detachLocked(child, db), Self.detached(child))
+            let removedBlob = try writeBatchedLocked("unlinking \(NameRules.printable(name))") { db in
+                (try self.detachLocked(child, db), [Self.detached(child)])
             }
             if let removedBlob { removeContent(removedBlob) }
             touchDirectoryLaterLocked(directory, at: now)
@@ -63,10 +63,10 @@ extension Namespace {
             guard child.kind == .directory, let childID = child.id else { throw FSError(.notDirectory, "not a directory") }
             try checkWritableLocked(directory)
             let now = Timespec.now()
-            try writeNodeBatchedLocked("removing directory \(NameRules.printable(name))") { db in
+            try writeBatchedLocked("removing directory \(NameRules.printable(name))") { db in
                 if try Node.hasChildren(db, parent: childID) { throw FSError(.directoryNotEmpty, "directory not empty") }
                 _ = try self.detachLocked(child, db)
-                return ((), Self.detached(child))
+                return ((), [Self.detached(child)])
             }
             touchDirectoryLaterLocked(directory, at: now)
             knownChildren.removed(name, from: directory.id ?? 0)
@@ -102,14 +102,15 @@ extension Namespace {
             moved.parentID = target.id
             moved.name = Data(newName)
             moved.ctimeNs = now.totalNanoseconds
-            let removedBlob = try writeCatalogLocked("renaming \(NameRules.printable(name))") { db in
+            // Batched like creates: the journal holds the replaced entry's removal, then the move.
+            let removedBlob = try writeBatchedLocked("renaming \(NameRules.printable(name))") { db in
                 let blob = try replaced.flatMap { try self.detachLocked($0, db) }
-                try moved.update(db)
-                try self.touchDirectory(source, at: now, db)
-                if target.id != source.id { try self.touchDirectory(target, at: now, db) }
-                return blob
+                try moved.updateRow(db)
+                return (blob, (replaced.map { [Self.detached($0)] } ?? []) + [moved])
             }
             if let removedBlob { removeContent(removedBlob) }
+            touchDirectoryLaterLocked(source, at: now)
+            if target.id != source.id { touchDirectoryLaterLocked(target, at: now) }
             knownChildren.removed(name, from: source.id ?? 0)
             knownChildren.added(newName, to: target.id ?? 0)
             if let replaced, replaced.kind == .directory { knownChildren.directoryRemoved(replaced.id ?? 0) }
@@ -258,7 +259,7 @@ extension Namespace {
         in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil
     ) throws(FSError) -> Node {
         let now = Timespec.now()
-        let node = try writeNodeBatchedLocked("creating \(NameRules.printable(name))") { db -> (Node, Node) in
+        let node = try writeBatchedLocked("creating \(NameRules.printable(name))") { db -> (Node, [Node]) in
             var node = Node(
                 id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
@@ -271,7 +272,7 @@ extension Namespace {
                 throw FSError.exists("\(NameRules.printable(name)) exists")
             }
             if role != .file { try self.touchDirectory(directory, at: now, db) }
-            return (node, node)
+            return (node, [node])
         }
         knownChildren.added(name, to: directory.id ?? 0)
         if role == .dir { knownChildren.directoryCreated(node.id ?? 0) }
@@ -338,11 +339,11 @@ extension Namespace {
             var orphan = nodes[id] ?? node
             orphan.parentID = nil
             orphan.name = nil
-            try orphan.update(db)
+            try orphan.updateRow(db)
             nodes[id] = orphan
             return nil
         }
-        _ = try node.delete(db)
+        try node.deleteRow(db)
         nodes[id] = nil
         dirtyNodes.remove(id)
         return node.role == .file ? node.ino : nil

@@ -44,7 +44,7 @@ final class Namespace: @unchecked Sendable {
 
     let lock = NSLock()
     // Guarded by `lock`:
-    var nodes: [Int64: Node] = [:]
+    var nodes = NodeCache()
     /// Nodes whose size, times, mode or owner changed since they were last written to the
     /// catalog (saveDirtyLocked writes only those columns; other changes are written at once).
     var dirtyNodes: Set<Int64> = []
@@ -129,10 +129,10 @@ final class Namespace: @unchecked Sendable {
         try catalogCall(context) { try catalog.write(body) }
     }
 
-    /// writeCatalogLocked for a create or an attribute change of one node, whose commit may wait
-    /// for the batch (Catalog.writeBatched).
-    func writeNodeBatchedLocked<T>(
-        _ context: @autoclosure () -> String, _ body: (Database) throws -> (T, Node)
+    /// writeCatalogLocked for a change whose commit may wait for the batch (Catalog.writeBatched):
+    /// `body` returns the rows it wrote.
+    func writeBatchedLocked<T>(
+        _ context: @autoclosure () -> String, _ body: (Database) throws -> (T, [Node])
     ) throws(FSError) -> T {
         try catalogCall(context) { try catalog.writeBatched(body) }
     }
@@ -168,6 +168,10 @@ final class Namespace: @unchecked Sendable {
     /// The real child called `name`, preferring the cached copy (it may hold unsaved sizes).
     func childLocked(_ parent: Node, _ name: [UInt8]) throws(FSError) -> Node? {
         guard let parentID = parent.id, !knownChildren.isSurelyAbsent(name, in: parentID) else { return nil }
+        if let cached = nodes.child(of: parentID, named: name), let id = cached.id {
+            takeWrittenLocked(id)
+            return nodes[id] ?? cached
+        }
         let found = try readCatalogLocked("looking up \(NameRules.printable(name))") {
             try Node.child($0, parent: parentID, name: name)
         }
@@ -197,7 +201,7 @@ final class Namespace: @unchecked Sendable {
     func purgeLocked(_ node: Node) {
         guard let id = node.id else { return }
         do {
-            _ = try writeCatalogLocked("removing unlinked inode \(id)") { try node.delete($0) }
+            _ = try writeCatalogLocked("removing unlinked inode \(id)") { try node.deleteRow($0) }
         } catch {
             logger.error("could not remove unlinked inode \(id): \(error); it is removed at the next mount")
         }

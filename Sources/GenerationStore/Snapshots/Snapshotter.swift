@@ -87,7 +87,7 @@ final class Snapshotter: @unchecked Sendable {
     func takeDue(from source: some SnapshotSource) {
         for versionID in due(in: source) {
             do {
-                try snapshot(versionID, from: source)
+                try snapshot(versionID, from: source, inBackground: true)
             } catch {
                 logger.error("snapshot failed: \(error); retrying after the write-back delay")
                 postpone(versionID)
@@ -97,24 +97,28 @@ final class Snapshotter: @unchecked Sendable {
 
     /// Takes a snapshot of the version now if it has unsnapshotted changes. Returns whether the
     /// archive matches the version afterwards (false if it changed while being packed).
+    /// `inBackground`: nobody waits for it, so it is compressed at a lower CPU priority.
     @discardableResult
-    func snapshot(_ versionID: Int64, from source: some SnapshotSource) throws(FSError) -> Bool {
+    func snapshot(_ versionID: Int64, from source: some SnapshotSource, inBackground: Bool = false) throws(FSError) -> Bool {
         // Files left in the bucket by clean-up are fetched back first, outside `packing`: upload
         // workers wait for that lock on Swift's small thread pool, which the fetch needs.
         if source.isCleanedUp(versionID) { try source.makeVersionLocal(versionID) }
         packing.lock()
         defer { packing.unlock() }
         guard let plan = try source.planSnapshot(versionID, changes: changes) else { return true }
-        let isCurrent = { [self] in changes(versionID) == plan.changes }
+        let isCurrent: @Sendable () -> Bool = { [self] in changes(versionID) == plan.changes }
         let started = ContinuousClock.now
         let toc: ArchiveTOC
         let job = board.begin("packing \(plan.title): 0 of \(plan.entries.count) entries")
         defer { board.end(job) }
-        do {
+        let pack: @Sendable () throws -> ArchiveTOC = { [blobs, board] in
             // A change makes this archive stale: packing stops there rather than finish in vain.
-            toc = try plan.write(
+            try plan.write(
                 blobs: blobs, keepGoing: isCurrent,
-                progress: { [board] done in board.update(job, "packing \(plan.title): \(done) of \(plan.entries.count) entries") })
+                progress: { done in board.update(job, "packing \(plan.title): \(done) of \(plan.entries.count) entries") })
+        }
+        do {
+            toc = try inBackground ? LowPriorityThread.run("packing", pack) : pack()
         } catch ArchiveError.stopped {
             logger.debug("v\(plan.version.number) changed while it was packed; packing stopped, it is packed again later")
             return false

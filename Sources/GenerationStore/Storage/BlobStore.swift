@@ -8,9 +8,12 @@ import SystemPackage
 struct BlobStore: Sendable {
     let root: FilePath
     private let room: DiskRoom
+    /// Where removed blobs go, to be deleted in the background; nil: they are unlinked at once.
+    private let trash: Trash?
 
-    init(root: FilePath) throws {
+    init(root: FilePath, trash: Trash? = nil) throws {
         self.root = root
+        self.trash = trash
         room = DiskRoom(path: root)
         try DataDirectory.makeDirectory(root)
     }
@@ -54,7 +57,7 @@ struct BlobStore: Sendable {
     }
 
     func remove(_ ino: InodeNumber) {
-        unlink(path(ino).string)
+        if let trash { trash.put(path(ino), as: String(ino)) } else { unlink(path(ino).string) }
     }
 
     /// Opens an existing file read-only; nil when it is missing (the cache may have dropped it).

@@ -11,6 +11,8 @@ public struct DataDirectory: Sendable {
     var createJournalPath: FilePath { root.appending("catalog.creates") }
     public var blobsPath: FilePath { root.appending("blobs") }
     public var archivesPath: FilePath { root.appending("archives") }
+    /// Removed blobs, until the background deletes them (Storage/Trash.swift).
+    var trashPath: FilePath { root.appending("trash") }
     /// Contents fetched from the bucket, one file per inode (laid out like blobs).
     public var cachePath: FilePath { root.appending("cache") }
     public var logPath: FilePath { root.appending("codebegenfs.log") }
