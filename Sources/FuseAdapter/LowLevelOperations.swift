@@ -24,6 +24,10 @@ func makeLowLevelOperations() -> fuse_lowlevel_ops {
         guard let connection else { return }
         // Large writes: one request per MiB instead of per 128 KiB (libfuse raises max_pages to match).
         connection.pointee.max_write = 1 << 20
+        // Every listing chunk with attributes (READDIRPLUS), not only the first: in "auto" mode the
+        // kernel lists the rest plainly and then looks up each file it opens, one request each;
+        // `cat` of 5000 cold files took 1.4 × bindfs's time that way, 0.8 × with every chunk plus.
+        connection.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
     }
     ops.lookup = { request, parent, name in
         let name = nameBytes(name)

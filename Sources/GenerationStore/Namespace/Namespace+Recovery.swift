@@ -1,7 +1,9 @@
-// File sizes at mount. close(2) does not wait for the daemon (the FUSE adapter leaves FLUSH
-// unimplemented) and a file's last size is only saved with the next create, snapshot, fsync or
-// status read, so a kill -9 (or an unmount) can leave the catalog with an older size. The blob
-// has the content (written in place before each write is answered): its length is the file's.
+// File sizes at mount after a run that did not stop cleanly. close(2) does not wait for the daemon
+// (the FUSE adapter leaves FLUSH unimplemented) and a file's last size is only saved with the next
+// commit, snapshot, fsync or status read, so a kill -9 can leave the catalog with an older size.
+// The blob has the content (written in place before each write is answered): its length is the
+// file's. A clean unmount saves every size and leaves a mark (DataDirectory.markCleanStop) that
+// spares the next mount this scan.
 import Foundation
 import GRDB
 
@@ -12,6 +14,9 @@ extension Namespace {
         let files = try catalog.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT id, size, mtime_ns, version_id FROM node WHERE role = 'file' AND archive_path IS NULL")
+        }
+        if !files.isEmpty {
+            logger.notice("the last run did not stop cleanly: checking the sizes of \(files.count) files against their blobs")
         }
         var fixed: [(id: Int64, size: Int64, mtimeNs: Int64)] = []
         var versionIDs: Set<Int64> = []

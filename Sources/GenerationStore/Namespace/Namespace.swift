@@ -91,7 +91,8 @@ final class Namespace: @unchecked Sendable {
             logger.notice("restored \(catalog.replayedChanges) created or changed entries from the journal (not yet committed when the last run stopped)")
         }
         try removeOrphans()
-        try recoverSizesFromBlobs()
+        // After a clean stop every size is in the catalog: no stat per file (a million at that scale).
+        if !dataDirectory.takeCleanStopMark() { try recoverSizesFromBlobs() }
         try uploads.resumeInterrupted()
         let all = try catalog.read(VersionRecord.all)
         for version in all { versions[version.nodeID] = version }
@@ -279,6 +280,7 @@ final class Namespace: @unchecked Sendable {
             do {
                 try saveDirtyLocked()
                 try catalog.commitBatch()
+                dataDirectory.markCleanStop()
             } catch {
                 logger.error("could not save file sizes and creates at unmount (the next mount takes them from the blobs and the create journal): \(error)")
             }

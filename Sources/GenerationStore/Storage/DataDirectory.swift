@@ -17,6 +17,8 @@ public struct DataDirectory: Sendable {
     public var cachePath: FilePath { root.appending("cache") }
     public var logPath: FilePath { root.appending("codebegenfs.log") }
     var lockPath: FilePath { root.appending("lock") }
+    /// Present only between a clean unmount and the next mount (`takeCleanStopMark`).
+    var cleanStopPath: FilePath { root.appending("stopped-cleanly") }
     /// The running daemon's control socket (`codebegenfs unmount` follows its shutdown there).
     public var controlSocketPath: FilePath { Self.controlSocketPath(in: root) }
     /// The same, for a data directory named by a running daemon (without creating it, as `init` does).
@@ -31,6 +33,28 @@ public struct DataDirectory: Sendable {
         } catch {
             throw FSError.wrapping(error, "creating the data directory \(root)")
         }
+    }
+
+    /// Records that the catalog holds everything (every size and create saved) as the daemon stops.
+    func markCleanStop() {
+        guard let fd = try? FileDescriptor.open(cleanStopPath, .writeOnly, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
+        else { return }
+        try? fd.close()
+        syncDirectory()
+    }
+
+    /// Whether the last run stopped cleanly; removes the mark (durably), so a crash of this run is
+    /// not taken for a clean stop.
+    func takeCleanStopMark() -> Bool {
+        guard unlink(cleanStopPath.string) == 0 else { return false }
+        syncDirectory()
+        return true
+    }
+
+    private func syncDirectory() {
+        guard let fd = try? FileDescriptor.open(root, .readOnly, options: [.directory, .closeOnExec]) else { return }
+        _ = fsync(fd.rawValue)
+        try? fd.close()
     }
 
     static func makeDirectory(_ path: FilePath, intermediates: Bool = false) throws {

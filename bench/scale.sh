@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# A version of N files (issue 13): N files of 100 bytes in N/1000 directories, created by one
+# Python process in an open version of codebegenfs and on plain ext4, then packed, changed by one
+# byte, remounted and searched. Prints, beside plain ext4 and GNU tar in the same run: files/s of
+# the creates, the daemon's RSS (sampled every second: after creating, peak while packing, idle
+# after it), packing time, archive and TOC sizes, the snapshot after a one-file change, remount
+# time until the version is usable, and `find -type f` cold and hot.
+#
+# Usage (root): bash bench/scale.sh [N]      (N defaults to 1000000; CI runs it with 20000)
+# Environment: SKIP_BUILD=1 (use the existing release binary), CBFS_BIN=<binary to run>
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+N=${1:-1000000}
+PER_DIR=1000
+[[ $(id -u) -eq 0 ]] || { echo "scale.sh: run as root (drop_caches, FUSE mounts)" >&2; exit 1; }
+(( N >= PER_DIR )) || { echo "scale.sh: N must be at least $PER_DIR" >&2; exit 1; }
+if [[ -z ${CBFS_BIN:-} && ${SKIP_BUILD:-0} != 1 ]]; then
+    (cd "$ROOT" && swift build -c release --product codebegenfs 2>&1 | tail -1)
+fi
+BIN=${CBFS_BIN:-$ROOT/.build/release/codebegenfs}
+
+source "$ROOT/bench/lib.sh"
+bench_workdir scale
+MP="$WORK/mnt-cbfs"
+DATA="$WORK/data-cbfs"
+VERSION_PATH=projects/bench/generations/g1/v1
+
+start_daemon() {
+    mkdir -p "$MP"
+    USE_CLOUD_STORAGE=false WRITE_BACK_DELAY=1 "$BIN" mount "$MP" --foreground --data "$DATA" >>"$WORK/cbfs.log" 2>&1 &
+    DAEMON=$!
+    PIDS+=("$DAEMON")
+}
+wait_usable() { # path -> seconds until it answers in the mount
+    local t0=$(now)
+    for _ in $(seq 3000); do
+        mountpoint -q "$MP" && [[ -e "$MP/$1" ]] && break
+        sleep 0.01
+    done
+    awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'
+}
+wait_status() { # status tries: until the version's status.json says it (tries of 0.1 s)
+    for _ in $(seq "$2"); do
+        grep -q "\"status\" *: *\"$1\"" "$MP/$VERSION_PATH/status.json" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+wait_packed() { # until the archive holds everything
+    wait_status completed 36000 || { echo "scale.sh: the version was not packed within an hour" >&2; exit 1; }
+}
+stop_daemon() {
+    fusermount3 -u "$MP"
+    wait "$DAEMON" || true
+}
+
+# RSS of the daemon, every second, with the phase the script is in.
+echo start >"$WORK/phase"
+sample_rss() {
+    while kill -0 "$DAEMON" 2>/dev/null; do
+        echo "$(cat "$WORK/phase") $(awk '/VmRSS/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null || echo 0)"
+        sleep 1
+    done >>"$WORK/rss"
+}
+phase() { echo "$1" >"$WORK/phase"; }
+peak_mb() { awk -v p="$1" '$1 == p && $2 > m { m = $2 } END { printf "%.0f", m / 1024 }' "$WORK/rss"; }
+last_mb() { awk -v p="$1" '$1 == p { m = $2 } END { printf "%.0f", m / 1024 }' "$WORK/rss"; }
+
+create_tree() { # root -> files/s
+    python3 - "$1" "$N" "$PER_DIR" <<'PY'
+import os, sys, time
+root, n, per_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = b"x" * 99 + b"\n"
+start = time.perf_counter()
+for d in range(n // per_dir):
+    directory = f"{root}/d{d:04d}"
+    os.makedirs(directory, exist_ok=True)
+    for i in range(per_dir):
+        fd = os.open(f"{directory}/f{i:04d}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, data)
+        os.close(fd)
+print(f"{n / (time.perf_counter() - start):.0f}")
+PY
+}
+timed() { local t0=$(now); "$@" >/dev/null; awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+snapshot_seconds() { # the last snapshot's packing time, from the daemon's log
+    grep -o 'entries, [0-9]* bytes in [0-9.]* seconds' "$WORK/cbfs.log" | tail -1 | awk '{ printf "%.2f", $5 }'
+}
+
+echo "$N files of 100 bytes in $((N / PER_DIR)) directories, codebegenfs $BIN" >&2
+start_daemon
+sample_rss &
+wait_usable projects >/dev/null
+mkdir -p "$MP/$VERSION_PATH"
+TREE="$MP/$VERSION_PATH/tree"
+PLAIN="$WORK/plain/tree"
+
+phase create
+CREATE_CBFS=$(create_tree "$TREE")
+phase create-done
+sleep 2
+CREATE_PLAIN=$(create_tree "$PLAIN")
+RSS_CREATED=$(last_mb create-done)
+
+phase pack
+wait_packed
+PACK_SECONDS=$(snapshot_seconds)
+phase idle
+sleep 5
+ARCHIVE="$DATA/archives/$VERSION_PATH.tar.gz"
+ARCHIVE_BYTES=$(stat -c %s "$ARCHIVE")
+TOC_BYTES=$(stat -c %s "$DATA/archives/$VERSION_PATH.toc.json")
+TAR_WARM=$(timed tar -czf "$WORK/plain.tar.gz" -C "$WORK/plain" tree)
+TAR_BYTES=$(stat -c %s "$WORK/plain.tar.gz")
+drop_caches
+TAR_COLD=$(timed tar -czf "$WORK/plain.tar.gz" -C "$WORK/plain" tree)
+
+phase change
+echo x >>"$TREE/d0000/f0000"
+wait_status writing 50 || true  # the close reaches the daemon after echo returns
+wait_packed
+CHANGE_SECONDS=$(snapshot_seconds)
+phase changed-idle
+sleep 3
+
+drop_caches
+FIND_CBFS_COLD=$(timed find "$TREE" -type f)
+FIND_CBFS_HOT=$(timed find "$TREE" -type f)
+drop_caches
+FIND_PLAIN_COLD=$(timed find "$PLAIN" -type f)
+FIND_PLAIN_HOT=$(timed find "$PLAIN" -type f)
+phase find-done
+sleep 2
+
+stop_daemon
+start_daemon
+REMOUNT_SECONDS=$(wait_usable "$VERSION_PATH/status.json")
+sleep 1.5
+REMOUNT_RSS=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$DAEMON/status")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+cat <<EOF
+
+| $N files of 100 bytes | codebegenfs | plain ext4 / GNU tar | ratio |
+|---|---|---|---|
+| create, one process (files/s) | $CREATE_CBFS | $CREATE_PLAIN | $(ratio "$CREATE_CBFS" "$CREATE_PLAIN") |
+| daemon RSS after creating (MB) | $RSS_CREATED | — | |
+| daemon RSS while packing, peak (MB) | $(peak_mb pack) | — | |
+| daemon RSS idle after packing (MB) | $(last_mb idle) | — | |
+| packing the snapshot (s) | $PACK_SECONDS | tar -czf warm $TAR_WARM, cold $TAR_COLD | $(ratio "$PACK_SECONDS" "$TAR_WARM") × warm |
+| archive (bytes) | $ARCHIVE_BYTES | tar -czf $TAR_BYTES | $(ratio "$ARCHIVE_BYTES" "$TAR_BYTES") |
+| TOC (bytes; per entry) | $TOC_BYTES; $((TOC_BYTES / (N + N / PER_DIR))) | — | |
+| one-file change, next snapshot (s) | $CHANGE_SECONDS | — | $(ratio "$CHANGE_SECONDS" "$PACK_SECONDS") × full |
+| daemon RSS around it, peak (MB) | $(peak_mb change) | — | |
+| remount until usable (s); RSS then (MB) | $REMOUNT_SECONDS; $REMOUNT_RSS | — | |
+| find -type f cold (s) | $FIND_CBFS_COLD | $FIND_PLAIN_COLD | $(ratio "$FIND_CBFS_COLD" "$FIND_PLAIN_COLD") |
+| find -type f hot (s) | $FIND_CBFS_HOT | $FIND_PLAIN_HOT | $(ratio "$FIND_CBFS_HOT" "$FIND_PLAIN_HOT") |
+EOF
