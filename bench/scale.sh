@@ -2,7 +2,7 @@
 # A version of N files (issue 13): N files of 100 bytes in N/1000 directories, created by one
 # Python process in an open version of codebegenfs and on plain ext4, then packed, changed by one
 # byte, remounted and searched. Prints, beside plain ext4 and GNU tar in the same run: files/s of
-# the creates, the daemon's RSS (sampled every second: after creating, peak while packing, idle
+# the creates, the daemon's RSS (sampled five times a second: after creating, peak while packing, idle
 # after it), packing time, archive and TOC sizes, the snapshot after a one-file change, remount
 # time until the version is usable, and `find -type f` cold and hot.
 #
@@ -55,12 +55,12 @@ stop_daemon() {
     wait "$DAEMON" || true
 }
 
-# RSS of the daemon, every second, with the phase the script is in.
+# RSS of the daemon, five times a second, with the phase the script is in.
 echo start >"$WORK/phase"
 sample_rss() {
     while kill -0 "$DAEMON" 2>/dev/null; do
         echo "$(cat "$WORK/phase") $(awk '/VmRSS/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null || echo 0)"
-        sleep 1
+        sleep 0.2
     done >>"$WORK/rss"
 }
 phase() { echo "$1" >"$WORK/phase"; }
@@ -96,11 +96,11 @@ mkdir -p "$MP/$VERSION_PATH"
 TREE="$MP/$VERSION_PATH/tree"
 PLAIN="$WORK/plain/tree"
 
+CREATE_PLAIN=$(create_tree "$PLAIN")  # first: the daemon's packing would compete with it
 phase create
 CREATE_CBFS=$(create_tree "$TREE")
 phase create-done
-sleep 2
-CREATE_PLAIN=$(create_tree "$PLAIN")
+sleep 1
 RSS_CREATED=$(last_mb create-done)
 
 phase pack

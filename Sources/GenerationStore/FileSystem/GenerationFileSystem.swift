@@ -32,7 +32,7 @@ public final class GenerationFileSystem: Sendable {
             path: dataDirectory.catalogPath.string, journalPath: dataDirectory.createJournalPath,
             owner: Caller(uid: getuid(), gid: getgid()))
         let wakeups = Wakeups()
-        trash = try Trash(root: dataDirectory.trashPath, onFilled: { [wakeups] in wakeups.trashFilled() })
+        trash = try Trash(root: dataDirectory.trashPath)
         blobs = try BlobStore(root: dataDirectory.blobsPath, trash: trash)
         openFiles = OpenFiles()
         fetched = try FetchedFiles(root: dataDirectory.cachePath)
@@ -193,9 +193,9 @@ public final class GenerationFileSystem: Sendable {
         try snapshots.snapshot(versionID, from: namespace)
     }
 
-    /// The trash emptier's job: deletes the removed blobs (at the first call also those an earlier
-    /// process left).
-    public func emptyTrash() { trash.empty() }
+    /// The trash emptier's job: deletes the removed blobs once removals pause (at the first call
+    /// also those an earlier process left); `force` at unmount.
+    public func emptyTrash(force: Bool = false) { trash.empty(force: force) }
 
     /// The snapshotter's job: every due snapshot.
     public func takeDueSnapshots() { snapshots.takeDue(from: namespace) }

@@ -1,30 +1,24 @@
 // How the file system wakes the background workers instead of letting them poll: clean-up when
-// a fetch added to the cache, the upload workers when a job was queued, the trash emptier when a
-// blob was removed. Its own lock, so it may be rung while the file system's lock is held.
+// a fetch added to the cache, the upload workers when a job was queued. Its own lock, so it may
+// be rung while the file system's lock is held.
 import Foundation
 
 public final class Wakeups: @unchecked Sendable {
     private let lock = NSLock()
     private var onContentAdded: @Sendable () -> Void = {}  // guarded by `lock`
     private var onUploadQueued: @Sendable () -> Void = {}  // guarded by `lock`
-    private var onTrashFilled: @Sendable () -> Void = {}  // guarded by `lock`
 
     public init() {}
 
-    public func set(
-        contentAdded: @escaping @Sendable () -> Void, uploadQueued: @escaping @Sendable () -> Void,
-        trashFilled: @escaping @Sendable () -> Void
-    ) {
+    public func set(contentAdded: @escaping @Sendable () -> Void, uploadQueued: @escaping @Sendable () -> Void) {
         lock.withLock {
             onContentAdded = contentAdded
             onUploadQueued = uploadQueued
-            onTrashFilled = trashFilled
         }
     }
 
     func contentAdded() { lock.withLock { onContentAdded }() }
     func uploadQueued() { lock.withLock { onUploadQueued }() }
-    func trashFilled() { lock.withLock { onTrashFilled }() }
 }
 
 /// Lets idle async workers sleep until rung or until `timeout` passes (for work that becomes due by time).

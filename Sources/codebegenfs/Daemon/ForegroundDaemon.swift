@@ -65,17 +65,18 @@ struct ForegroundDaemon {
             snapshotter.start()
             teardown.add("finishing the snapshot in progress") { snapshotter.stop() }
             let cleaner = BackgroundLoop(name: "clean-up", interval: 5) { fileSystem.cleanUp() }
-            let trashEmptier = BackgroundLoop(name: "trash", interval: 60, runFirst: true, idlePriority: true) { fileSystem.emptyTrash() }
+            let trashEmptier = BackgroundLoop(name: "trash", interval: 0.25, runFirst: true, idlePriority: true) {
+                fileSystem.emptyTrash()
+            }
             fileSystem.wakeups.set(
                 contentAdded: { cleaner.poke() },
-                uploadQueued: { if let uploader { Task { await uploader.doorbell.ring() } } },
-                trashFilled: { trashEmptier.poke() })
+                uploadQueued: { if let uploader { Task { await uploader.doorbell.ring() } } })
             cleaner.start()
             teardown.add("stopping clean-up") { cleaner.stop() }
             trashEmptier.start()
             teardown.add("deleting removed files") {
                 trashEmptier.stop()
-                fileSystem.emptyTrash()
+                fileSystem.emptyTrash(force: true)
             }
             if let remote, let uploader {
                 // Local first: the mount serves at once; uploads and listings start once the bucket answers.
