@@ -37,10 +37,13 @@ final class Namespace: @unchecked Sendable {
     let connection: RemoteConnection?
     var remote: (any ObjectStore)? { connection?.store }
 
-    /// Seconds the kernel may cache entries and attributes that can change (open versions, structure).
-    static let shortTimeout = 1.0
-    /// Seconds for sealed content, which never changes.
-    static let sealedTimeout = 86_400.0
+    /// Seconds the kernel may cache entries and attributes of the structure (projects, generations),
+    /// which the bucket listing changes behind its back.
+    static let structureTimeout = 1.0
+    /// Seconds for everything inside a version: sealed content never changes, and open versions
+    /// change only through this mount's kernel, which updates its own copy (ARCHITECTURE.md,
+    /// "Kernel caching"). Saves the GETATTR before every unlink of an `rm -rf`.
+    static let versionTimeout = 86_400.0
 
     let lock = NSLock()
     // Guarded by `lock`:
@@ -321,7 +324,7 @@ final class Namespace: @unchecked Sendable {
     }
 
     func timeoutLocked(for node: Node) -> Double {
-        versionLocked(of: node)?.sealed == true ? Self.sealedTimeout : Self.shortTimeout
+        node.versionID != nil ? Self.versionTimeout : Self.structureTimeout
     }
 
     func entryLocked(_ node: Node) -> Entry {

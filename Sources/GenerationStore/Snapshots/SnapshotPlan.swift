@@ -24,7 +24,7 @@ struct SnapshotPlan {
             attributes: [.posixPermissions: 0o700])
         let temporaryArchive = FilePath(archive.string + ".tmp")
         let temporaryTOC = FilePath(toc.string + ".tmp")
-        let writer = try SeekableTarWriter(output: temporaryArchive)
+        let writer = try SeekableTarWriter(output: temporaryArchive, options: .snapshot)
         writer.keepGoing = keepGoing
         for (index, (path, node)) in entries.enumerated() {
             if index % Self.progressStep == 0 { progress(index) }

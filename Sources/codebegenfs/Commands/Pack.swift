@@ -16,7 +16,7 @@ struct Pack: ParsableCommand {
     var output: String
 
     @Option(help: "Pack regular files up to this many tar bytes into shared gzip members (0: one member per file).")
-    var smallFileGroupLimit: Int = 0
+    var smallFileGroupLimit: Int = SeekableTarWriter.Options.snapshot.smallFileGroupLimit
 
     @Option(help: "zlib compression level, 0-9.")
     var compressionLevel: Int32 = SeekableTarWriter.Options().compressionLevel
