@@ -79,4 +79,33 @@ private final class ChangingSource: SnapshotSource {
             from: [UInt8](Data(contentsOf: URL(fileURLWithPath: h.directory + "/archives/projects/p1/generations/g1/v1.toc.json"))))
         #expect(Set(toc.entries.map(\.path)) == ["a", "b"], "the next snapshot has both files")
     }
+
+    /// Small files share gzip members (SeekableTarWriter.Options.snapshot); a large one has its own.
+    /// The archive still extracts with tar to the same bytes.
+    @Test func smallFilesShareMembersAndTheArchiveExtracts() throws {
+        let h = try harness(delay: 0)
+        let fs = h.fileSystem
+        let v1 = try h.mkdir(try h.generation(), "v1")
+        let directory = try h.mkdir(v1, "src")
+        for index in 0..<40 { _ = try h.writeFile(directory, "f\(index)", "content of file \(index)\n") }
+        _ = try h.writeFile(v1, "big", String(repeating: "0123456789abcdef", count: 16_384))
+        #expect(try fs.snapshotIfDirty(versionID: Int64(v1)))
+        let base = h.directory + "/archives/projects/p1/generations/g1/v1"
+        let toc = try ArchiveTOC.decode(from: [UInt8](Data(contentsOf: URL(fileURLWithPath: base + ".toc.json"))))
+        let small = toc.entries.filter { $0.path.hasPrefix("src/f") }
+        #expect(small.count == 40)
+        #expect(Set(small.map { $0.members[0].offset }).count == 1, "40 small files in one shared member")
+        let big = try #require(toc.entries.first { $0.path == "big" })
+        #expect(!small.contains { $0.members[0].offset == big.members[0].offset }, "a 256 KiB file has its own member")
+        let out = h.directory + "/extracted"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-xzf", base + ".tar.gz", "-C", out]
+        try tar.run()
+        tar.waitUntilExit()
+        #expect(tar.terminationStatus == 0)
+        #expect(try String(contentsOfFile: out + "/src/f7", encoding: .utf8) == "content of file 7\n")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/big")).count == 262_144)
+    }
 }
