@@ -41,5 +41,7 @@ mount_cbfs() { # label binary
 }
 
 now() { date +%s.%N; }
+# Whether the status.json at `file` says `status` (writing, completed, failed).
+status_is() { grep -q "\"status\" *: *\"$2\"" "$1" 2>/dev/null; } # file status
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -42,7 +42,7 @@ wait_usable() { # path -> seconds until it answers in the mount
 }
 wait_status() { # status tries: until the version's status.json says it (tries of 0.1 s)
     for _ in $(seq "$2"); do
-        grep -q "\"status\" *: *\"$1\"" "$MP/$VERSION_PATH/status.json" 2>/dev/null && return 0
+        status_is "$MP/$VERSION_PATH/status.json" "$1" && return 0
         sleep 0.1
     done
     return 1

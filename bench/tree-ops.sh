@@ -44,7 +44,7 @@ wait_packed() {
     local f
     for f in "$WORK"/mnt-{new,base}/projects/bench/generations/*/v*/status.json; do
         [[ -e $f ]] || continue
-        for _ in $(seq 600); do grep -q '"status" *: *"writing"' "$f" || break; sleep 0.1; done
+        for _ in $(seq 600); do status_is "$f" writing || break; sleep 0.1; done
     done
 }
 

@@ -108,6 +108,13 @@ struct LayoutTests {
             #expect(try fs.status(rel)["sealed"] as? Bool == true)
             #expect(try fs.status("projects/p1/generations/gen-123/v2")["sealed"] as? Bool == false)
             #expect((try fs.status("projects/p1/generations/gen-123/v2")["version"] as? NSNumber)?.intValue == 2)
+
+            // stat and ls -l give the document's length (listings and lookups leave the size to getattr).
+            try fs.waitForStatus(rel, "completed") { $0["status"] as? String == "completed" }
+            let file = Shell.quote(v1 + "/status.json")
+            let sizes = try Shell.check("stat -c %s \(file); wc -c < \(file); ls -l \(file) | awk '{ print $5 }'").stdout
+            let lines = sizes.split(separator: "\n")
+            #expect(lines.count == 3 && Set(lines).count == 1 && (Int(lines[0]) ?? 0) > 100, "stat, wc -c, ls -l: \(sizes)")
         }
     }
 

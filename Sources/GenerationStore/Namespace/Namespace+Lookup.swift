@@ -23,7 +23,7 @@ extension Namespace {
             let directory = try nodeLocked(ino: parent)
             guard directory.kind == .directory else { throw FSError(.notDirectory, "not a directory") }
             if let virtual = VirtualEntry.named(name, in: directory) {
-                return try virtualEntryLocked(virtual)
+                return try virtualEntryLocked(virtual, sized: false)
             }
             guard let child = try childLocked(directory, name), let id = child.id else {
                 throw FSError.notFound()
@@ -147,7 +147,7 @@ extension Namespace {
         dot(".", attributes(of: directory))
         dot("..", attributes(of: try nodeLocked(directory.parentID ?? Catalog.rootID)))
         for (name, virtual) in VirtualEntry.listed(in: directory) where virtualExistsLocked(virtual) {
-            add(name, try virtualEntryLocked(virtual))
+            add(name, try virtualEntryLocked(virtual, sized: false))
         }
         let children = try readCatalogLocked("listing a directory") { try Node.children($0, parent: directoryID) }
         for child in children {

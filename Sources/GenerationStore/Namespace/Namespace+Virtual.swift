@@ -8,7 +8,11 @@ extension Namespace {
         virtual.kind != .latestLink || latestVersion[virtual.owner] != nil
     }
 
-    func virtualEntryLocked(_ virtual: VirtualEntry) throws(FSError) -> Entry {
+    /// The entry of a virtual node. A virtual file's size is its content's length, computed now
+    /// (status.json saves pending sizes and builds the whole report for it); `sized: false` leaves
+    /// it 0, for lookups and listings: the timeout is 0, so the kernel asks getattr before it uses a
+    /// size, and reads use direct I/O (which does not look at it).
+    func virtualEntryLocked(_ virtual: VirtualEntry, sized: Bool = true) throws(FSError) -> Entry {
         guard virtualExistsLocked(virtual) else { throw FSError.notFound() }
         let ownerNode = try nodeLocked(virtual.owner)
         let now = Timespec.now()
@@ -25,7 +29,7 @@ extension Namespace {
             attributes.mtime = Timespec(totalNanoseconds: ownerNode.mtimeNs)
         case .file:
             // The exact size of the content as it would be computed now; reads use direct I/O.
-            attributes.size = UInt64(try virtualContentLocked(virtual).count)
+            if sized { attributes.size = UInt64(try virtualContentLocked(virtual).count) }
         }
         return Entry(attributes: attributes, timeout: 0)
     }

@@ -172,12 +172,10 @@ final class Namespace: @unchecked Sendable {
     /// The real child called `name`, preferring the cached copy (it may hold unsaved sizes).
     func childLocked(_ parent: Node, _ name: [UInt8]) throws(FSError) -> Node? {
         guard let parentID = parent.id, !knownChildren.isSurelyAbsent(name, in: parentID) else { return nil }
-        if let cached = nodes.child(of: parentID, named: name), let id = cached.id {
-            takeWrittenLocked(id)
-            return nodes[id] ?? cached
-        }
-        let found = try readCatalogLocked("looking up \(NameRules.printable(name))") {
-            try Node.child($0, parent: parentID, name: name)
+        // A node the kernel holds is found by name in memory; only the others cost a query.
+        var found = nodes.child(of: parentID, named: name)
+        if found == nil {
+            found = try readCatalogLocked("looking up \(NameRules.printable(name))") { try Node.child($0, parent: parentID, name: name) }
         }
         guard let found, let id = found.id else { return nil }
         takeWrittenLocked(id)
