@@ -25,7 +25,7 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(path: String)
     /// The entry exists but is not a regular file, so it has no content to read.
     case notARegularFile(path: String)
-    /// The TOC's JSON could not be decoded or breaks an invariant.
+    /// The TOC (format-1 JSON or format-2 blocks) could not be decoded or breaks an invariant.
     case invalidTOC(reason: String)
     /// The TOC was written by a format version this library does not read.
     case unsupportedFormatVersion(Int)
@@ -59,7 +59,7 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidTOC(let reason):
             return "invalid archive TOC: \(reason)"
         case .unsupportedFormatVersion(let version):
-            return "archive TOC format_version \(version) is not supported (this build reads 1)"
+            return "archive TOC format_version \(version) is not supported (this build reads 1 and 2)"
         case .unsupportedFileType(let path):
             return "'\(path)' is not a regular file, directory or symlink"
         case .stopped:

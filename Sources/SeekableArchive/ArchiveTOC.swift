@@ -1,13 +1,19 @@
-// The archive's table of contents: entries, their gzip members' byte ranges, JSON encoding and checks.
+// The archive's table of contents: entries, their gzip members' byte ranges, format-1 JSON and checks.
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
 
-/// The TOC stored beside an archive (`v<n>.toc.json`). Format: docs/STORAGE_FORMAT.md.
+/// The TOC stored beside an archive: format 1 `v<n>.toc.json` (one JSON document) or format 2
+/// `v<n>.toc` (blocks of binary records, see ``TOCFileWriter``). Formats: docs/STORAGE_FORMAT.md.
+///
+/// This is the whole TOC in memory. For a million entries, stream instead: ``TOCFileWriter``
+/// (a ``TOCEntrySink``), ``TOCFileReader``, and ``TOCFileIndex`` to find one entry.
 public struct ArchiveTOC: Codable, Equatable, Sendable {
-    public static let currentFormatVersion = 1
+    public static let currentFormatVersion = 2
+    /// The versions ``decode(from:)`` and ``validate()`` accept.
+    public static let readableFormatVersions: ClosedRange<Int> = 1...2
 
     /// One gzip member, or the part of one that belongs to an entry.
     public struct Member: Codable, Equatable, Sendable {
@@ -84,7 +90,21 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
         case metadata
     }
 
-    /// Compact JSON with sorted keys (the same TOC always encodes to the same bytes).
+    /// Everything but the entries (`entryCount` is `entries.count`).
+    public var summary: TOCSummary {
+        TOCSummary(
+            formatVersion: formatVersion,
+            chunkSize: chunkSize,
+            archiveSize: archiveSize,
+            archiveSHA256: archiveSHA256,
+            endMember: endMember,
+            metadata: metadata,
+            entryCount: UInt64(entries.count)
+        )
+    }
+
+    /// Format 1: compact JSON with sorted keys (the same TOC always encodes to the same bytes).
+    /// `format_version` is whatever ``formatVersion`` holds: set it to 1 for a file older builds read.
     public func encodeJSON() throws(ArchiveError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -95,8 +115,14 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
         }
     }
 
-    /// Decodes and checks a TOC; a newer `format_version` throws ``ArchiveError/unsupportedFormatVersion(_:)``.
+    /// Decodes and checks a TOC of either format: format 2 is recognised by its trailer, anything
+    /// else is read as format-1 JSON. A `format_version` this build does not read throws
+    /// ``ArchiveError/unsupportedFormatVersion(_:)``.
+    ///
+    /// JSON holding `format_version` 2 is accepted too: it is what ``encodeJSON()`` makes of a
+    /// TOC fresh from ``SeekableTarWriter`` (which stamps ``currentFormatVersion``).
     public static func decode(from bytes: [UInt8]) throws(ArchiveError) -> ArchiveTOC {
+        if TOCFooter.hasTrailer(bytes) { return try decodeFormat2(bytes) }
         struct VersionOnly: Decodable {
             var formatVersion: Int
             enum CodingKeys: String, CodingKey { case formatVersion = "format_version" }
@@ -109,7 +135,7 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
         } catch {
             throw .invalidTOC(reason: "no readable format_version: \(error)")
         }
-        guard version == currentFormatVersion else { throw .unsupportedFormatVersion(version) }
+        guard readableFormatVersions.contains(version) else { throw .unsupportedFormatVersion(version) }
         let toc: ArchiveTOC
         do {
             toc = try decoder.decode(ArchiveTOC.self, from: data)
@@ -120,43 +146,51 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
         return toc
     }
 
-    /// Checks what the reader relies on: file members cover the data in order, ranges lie in the archive.
+    /// Checks what the reader relies on: a readable version, ranges in the archive, and every
+    /// entry (``validate(_:archiveSize:)``). Does not check the order of entries.
     public func validate() throws(ArchiveError) {
-        guard formatVersion == Self.currentFormatVersion else { throw .unsupportedFormatVersion(formatVersion) }
-        guard endMember.byteRange.upperBound <= archiveSize else {
-            throw .invalidTOC(reason: "end member lies outside the archive")
+        try summary.validate()
+        for entry in entries { try Self.validate(entry, archiveSize: archiveSize) }
+    }
+
+    /// The checks of one entry, shared by ``validate()`` and ``TOCFileReader``: members lie in the
+    /// archive and cover a file's data in order, files have a sha256, symlinks a target, and the
+    /// mtime's nanoseconds are below one second.
+    public static func validate(_ entry: Entry, archiveSize: UInt64) throws(ArchiveError) {
+        var expectedOffset: UInt64 = 0
+        for member in entry.members {
+            let (end, overflow) = member.offset.addingReportingOverflow(member.length)
+            guard !overflow, end <= archiveSize, member.length > 0 else {
+                throw .invalidTOC(reason: "member of '\(entry.path)' lies outside the archive")
+            }
+            guard member.dataOffset == expectedOffset else {
+                throw .invalidTOC(reason: "members of '\(entry.path)' do not cover its data in order")
+            }
+            let (next, tooLarge) = expectedOffset.addingReportingOverflow(member.dataLength)
+            guard !tooLarge else { throw .invalidTOC(reason: "members of '\(entry.path)' hold more than 2^64 bytes") }
+            expectedOffset = next
         }
-        for entry in entries {
-            var expectedOffset: UInt64 = 0
-            for member in entry.members {
-                let (end, overflow) = member.offset.addingReportingOverflow(member.length)
-                guard !overflow, end <= archiveSize, member.length > 0 else {
-                    throw .invalidTOC(reason: "member of '\(entry.path)' lies outside the archive")
-                }
-                guard member.dataOffset == expectedOffset else {
-                    throw .invalidTOC(reason: "members of '\(entry.path)' do not cover its data in order")
-                }
-                expectedOffset += member.dataLength
+        guard (0..<1_000_000_000).contains(entry.mtime.nanoseconds) else {
+            throw .invalidTOC(reason: "mtime nanoseconds of '\(entry.path)' are not in 0..<1000000000")
+        }
+        switch entry.type {
+        case .file:
+            guard expectedOffset == entry.size, !entry.members.isEmpty else {
+                throw .invalidTOC(
+                    reason: "members of '\(entry.path)' hold \(expectedOffset) of \(entry.size) bytes"
+                )
             }
-            switch entry.type {
-            case .file:
-                guard expectedOffset == entry.size, !entry.members.isEmpty else {
-                    throw .invalidTOC(
-                        reason: "members of '\(entry.path)' hold \(expectedOffset) of \(entry.size) bytes"
-                    )
-                }
-                guard let sha = entry.sha256, sha.utf8.count == 64,
-                    sha.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
-                else {
-                    throw .invalidTOC(reason: "file '\(entry.path)' has no valid sha256")
-                }
-            case .symlink:
-                guard entry.linkTarget != nil else {
-                    throw .invalidTOC(reason: "symlink '\(entry.path)' has no link_target")
-                }
-            case .directory:
-                break
+            guard let sha = entry.sha256, sha.utf8.count == 64,
+                sha.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            else {
+                throw .invalidTOC(reason: "file '\(entry.path)' has no valid sha256")
             }
+        case .symlink:
+            guard entry.linkTarget != nil else {
+                throw .invalidTOC(reason: "symlink '\(entry.path)' has no link_target")
+            }
+        case .directory:
+            break
         }
     }
 }

@@ -106,4 +106,26 @@ enum Hex {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// The bytes of a lowercase hex string; nil for odd lengths and anything but `0-9a-f`.
+    static func bytes(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count / 2)
+        var high: UInt8?
+        for digit in text.utf8 {
+            let nibble: UInt8
+            switch digit {
+            case 0x30...0x39: nibble = digit - 0x30
+            case 0x61...0x66: nibble = digit - 0x61 + 10
+            default: return nil
+            }
+            if let first = high {
+                out.append(first << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        return high == nil ? out : nil
+    }
 }

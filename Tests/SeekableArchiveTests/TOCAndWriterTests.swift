@@ -39,7 +39,9 @@ import Testing
 
     @Test func tocEncodesToSnakeCaseJSONAndDecodesBack() throws {
         let temp = try TemporaryDirectory("toc")
-        let toc = try smallArchive(temp)
+        var toc = try smallArchive(temp)
+        #expect(toc.formatVersion == 2, "the writer stamps the current version")
+        toc.formatVersion = 1  // how a format-1 `v<n>.toc.json` is made
         let json = String(decoding: try toc.encodeJSON(), as: UTF8.self)
         for key in [
             "\"format_version\":1", "\"archive_size\":", "\"archive_sha256\":", "\"chunk_size\":4194304",
@@ -58,8 +60,9 @@ import Testing
         let temp = try TemporaryDirectory("toc-bad")
         let toc = try smallArchive(temp)
         let json = String(decoding: try toc.encodeJSON(), as: UTF8.self)
-        let v2 = json.replacingOccurrences(of: "\"format_version\":1", with: "\"format_version\":2")
-        #expect(throws: ArchiveError.unsupportedFormatVersion(2)) { try ArchiveTOC.decode(from: Array(v2.utf8)) }
+        let v3 = json.replacingOccurrences(
+            of: "\"format_version\":\(toc.formatVersion)", with: "\"format_version\":3")
+        #expect(throws: ArchiveError.unsupportedFormatVersion(3)) { try ArchiveTOC.decode(from: Array(v3.utf8)) }
         #expect(throws: ArchiveError.self) { try ArchiveTOC.decode(from: Array("{}".utf8)) }
         var broken = toc
         broken.entries[1].members[0].dataLength = 5

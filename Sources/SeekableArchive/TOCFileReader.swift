@@ -1,0 +1,114 @@
+// Reads a format-2 TOC file entry by entry, in order, holding one decoded block at a time.
+import SystemPackage
+
+/// Reads every entry of a format-2 TOC file in order, one block in memory at a time.
+///
+/// ```swift
+/// let reader = try TOCFileReader(path: tocPath)
+/// while let entry = try reader.next() { … }
+/// ```
+///
+/// Each entry is checked with ``ArchiveTOC/validate(_:archiveSize:)``, and paths must increase
+/// in ``ArchivePathOrder`` across the whole file; anything else throws
+/// ``ArchiveError/invalidTOC(reason:)``. Not thread-safe.
+public final class TOCFileReader {
+    private let index: TOCFileIndex
+    private let fetch: (Range<UInt64>) throws(ArchiveError) -> [UInt8]
+    /// Called once the last block has been read (closes the file).
+    private let onEnd: () -> Void
+    private var nextBlock = 0
+    private var pending: [ArchiveTOC.Entry] = []
+    private var pendingPosition = 0
+    private var lastPath: String?
+
+    /// Opens `path` and reads its tail and block index; throws ``ArchiveError/invalidTOC(reason:)``
+    /// or ``ArchiveError/unsupportedFormatVersion(_:)`` for anything that is not a format-2 TOC this build reads.
+    public convenience init(path: FilePath) throws(ArchiveError) {
+        let descriptor = try FileIO.open(path, .readOnly)
+        let source = FileByteSource(descriptor: descriptor)
+        let fetch = { (range: Range<UInt64>) throws(ArchiveError) -> [UInt8] in
+            do {
+                return try source.bytes(in: range)
+            } catch let error as ArchiveError {
+                throw error
+            } catch {
+                throw .io(operation: "pread", path: path.string, errno: error as? Errno ?? .ioError)
+            }
+        }
+        let index: TOCFileIndex
+        do throws(ArchiveError) {
+            let size: Int64
+            do {
+                size = try descriptor.seek(offset: 0, from: .end)
+            } catch {
+                throw ArchiveError.io(operation: "lseek", path: path.string, errno: error as? Errno ?? .ioError)
+            }
+            index = try Self.readIndex(fileSize: UInt64(size), fetch: fetch)
+        } catch {
+            try? descriptor.close()
+            throw error
+        }
+        self.init(index: index, fetch: fetch, onEnd: { try? descriptor.close() })
+    }
+
+    /// Reads entries through `fetch` (byte ranges of the TOC); `onEnd` runs after the last block.
+    init(
+        index: TOCFileIndex,
+        fetch: @escaping (Range<UInt64>) throws(ArchiveError) -> [UInt8],
+        onEnd: @escaping () -> Void = {}
+    ) {
+        self.index = index
+        self.fetch = fetch
+        self.onEnd = onEnd
+        if index.blocks.isEmpty { onEnd() }
+    }
+
+    deinit {
+        if nextBlock < index.blocks.count { onEnd() }
+    }
+
+    /// Fetches the suggested tail, then more if the footer is longer.
+    static func readIndex(
+        fileSize: UInt64,
+        fetch: (Range<UInt64>) throws(ArchiveError) -> [UInt8]
+    ) throws(ArchiveError) -> TOCFileIndex {
+        var length = min(TOCFileIndex.suggestedTailLength, fileSize)
+        while true {
+            let range = (fileSize - length)..<fileSize
+            let tail = try fetch(range)
+            guard tail.count == Int(length) else { throw .shortFetch(range: range, received: tail.count) }
+            switch try TOCFileIndex.parse(tail: tail, fileSize: fileSize) {
+            case .index(let index):
+                return index
+            case .needMore(let more):
+                guard more > length, more <= fileSize else {
+                    throw .invalidTOC(reason: "the footer needs \(more) bytes of a \(fileSize)-byte file")
+                }
+                length = more
+            }
+        }
+    }
+
+    public var summary: TOCSummary { index.summary }
+
+    /// The next entry in file order; nil after the last one.
+    public func next() throws(ArchiveError) -> ArchiveTOC.Entry? {
+        while pendingPosition == pending.count {
+            guard nextBlock < index.blocks.count else { return nil }
+            let block = index.blocks[nextBlock]
+            let entries = try index.entries(inBlock: nextBlock, bytes: try fetch(block.byteRange))
+            if let lastPath, let first = entries.first,
+                !ArchivePathOrder.areInIncreasingOrder(Array(lastPath.utf8), Array(first.path.utf8))
+            {
+                throw .invalidTOC(reason: "block \(nextBlock) starts with '\(first.path)', not after '\(lastPath)'")
+            }
+            nextBlock += 1
+            if nextBlock == index.blocks.count { onEnd() }
+            pending = entries
+            pendingPosition = 0
+            lastPath = entries.last?.path
+        }
+        defer { pendingPosition += 1 }
+        return pending[pendingPosition]
+    }
+}

@@ -1,0 +1,153 @@
+// Turns entries into format-2 TOC bytes as they come: blocks of records, then the footer and trailer.
+
+/// The one format-2 encoder, behind ``TOCFileWriter`` (bytes to a file) and
+/// ``ArchiveTOC/encodeFormat2()`` (bytes to memory). Holds one uncompressed block and the
+/// block index; every finished block goes to `sink` at once.
+///
+/// An entry it rejects (``ArchiveError/invalidEntry(path:reason:)``) changes nothing; an error
+/// from the sink or zlib makes later calls throw ``ArchiveError/writerUnusable(reason:)``.
+final class TOCStreamEncoder {
+    typealias Sink = (UnsafeRawBufferPointer) throws(ArchiveError) -> Void
+
+    /// zlib's best: a TOC is written once and fetched often.
+    private static let compressionLevel: Int32 = 9
+
+    private enum State {
+        case open
+        case finished
+        case failed(String)
+    }
+
+    private let sink: Sink
+    private let deflater: GzipDeflater
+    private var state = State.open
+    /// Bytes handed to the sink so far: the offset of the next block.
+    private var written: UInt64 = 0
+    private var block: [UInt8] = []
+    private var blockEntries = 0
+    private var blockFirstPath: [UInt8] = []
+    private var context = TOCRecord.BlockContext()
+    private var blocks: [TOCFileIndex.Block] = []
+    private var entryCount: UInt64 = 0
+    /// The last appended path, across blocks: the next must come after it.
+    private var lastPath: [UInt8]?
+    /// The end of the furthest member seen, checked against the archive size at `finish`.
+    private var furthestMemberEnd: UInt64 = 0
+    private var furthestMemberPath = ""
+
+    init(sink: @escaping Sink) throws(ArchiveError) {
+        self.sink = sink
+        deflater = try GzipDeflater(level: Self.compressionLevel)
+        block.reserveCapacity(TOCFileWriter.blockSize + 4096)
+    }
+
+    func append(_ entry: ArchiveTOC.Entry) throws(ArchiveError) {
+        try checkOpen()
+        let path = Array(entry.path.utf8)
+        if let lastPath, !ArchivePathOrder.areInIncreasingOrder(lastPath, path) {
+            let reason =
+                lastPath == path
+                ? "an entry with this path was already appended"
+                : "it does not come after '\(String(decoding: lastPath, as: UTF8.self))' in archive path order"
+            throw .invalidEntry(path: entry.path, reason: reason)
+        }
+        do {
+            // Ranges are checked against the archive size at `finish`, when it is known.
+            try ArchiveTOC.validate(entry, archiveSize: .max)
+        } catch {
+            guard case .invalidTOC(let reason) = error else { throw error }
+            throw .invalidEntry(path: entry.path, reason: reason)
+        }
+        let blockStart = block.count
+        let contextBefore = context
+        do {
+            try TOCRecord.encode(entry, path: path, context: &context, into: &block)
+        } catch {
+            block.removeSubrange(blockStart...)
+            context = contextBefore
+            throw error
+        }
+        if blockEntries == 0 { blockFirstPath = path }
+        blockEntries += 1
+        entryCount += 1
+        lastPath = path
+        for member in entry.members where member.offset + member.length > furthestMemberEnd {
+            furthestMemberEnd = member.offset + member.length
+            furthestMemberPath = entry.path
+        }
+        if block.count >= TOCFileWriter.blockSize { try guarded(closeBlock) }
+    }
+
+    /// Writes the last block, the footer and the trailer; returns the total bytes written.
+    func finish(_ summary: TOCSummary) throws(ArchiveError) -> UInt64 {
+        try checkOpen()
+        var summary = summary
+        summary.formatVersion = 2
+        summary.entryCount = entryCount
+        try summary.validate()
+        guard furthestMemberEnd <= summary.archiveSize else {
+            throw .invalidTOC(
+                reason: "a member of '\(furthestMemberPath)' ends at \(furthestMemberEnd), "
+                    + "after the archive's \(summary.archiveSize) bytes")
+        }
+        try guarded { () throws(ArchiveError) in
+            try closeBlock()
+            let footer = try TOCFooter(summary: summary, blocks: blocks).encodeJSON()
+            let footerOffset = written
+            try deflater.beginMember()
+            try deflater.compress(footer, sink: write)
+            try deflater.finishMember(sink: write)
+            try write(TOCFooter.trailer(footerOffset: footerOffset))
+        }
+        state = .finished
+        return written
+    }
+
+    private func checkOpen() throws(ArchiveError) {
+        switch state {
+        case .open: return
+        case .finished: throw .writerUnusable(reason: "finish() was already called")
+        case .failed(let reason): throw .writerUnusable(reason: "an earlier write failed: \(reason)")
+        }
+    }
+
+    /// Runs a step that writes; if it throws, the output is incomplete and the encoder unusable.
+    private func guarded(_ step: () throws(ArchiveError) -> Void) throws(ArchiveError) {
+        do {
+            try step()
+        } catch {
+            state = .failed(error.description)
+            throw error
+        }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) throws(ArchiveError) {
+        try sink(bytes)
+        written += UInt64(bytes.count)
+    }
+
+    private func write(_ bytes: [UInt8]) throws(ArchiveError) {
+        var failure: ArchiveError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(ArchiveError) { try write(buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Compresses the open block (if it has records) into one gzip member and indexes it.
+    private func closeBlock() throws(ArchiveError) {
+        guard blockEntries > 0 else { return }
+        let offset = written
+        try deflater.beginMember()
+        try deflater.compress(block, sink: write)
+        try deflater.finishMember(sink: write)
+        blocks.append(
+            TOCFileIndex.Block(
+                offset: offset, length: written - offset, entries: blockEntries, firstPath: blockFirstPath)
+        )
+        block.removeAll(keepingCapacity: true)
+        blockEntries = 0
+        blockFirstPath = []
+        context = TOCRecord.BlockContext()
+    }
+}
