@@ -84,6 +84,7 @@ print(f"{n / (time.perf_counter() - start):.0f}")
 PY
 }
 timed() { local t0=$(now); "$@" >/dev/null; awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+peak_all_mb() { awk '$2 > m { m = $2 } END { printf "%.0f", m / 1024 }' "$WORK/rss"; }
 snapshot_seconds() { # the last snapshot's packing time, from the daemon's log
     grep -o 'entries, [0-9]* bytes in [0-9.]* seconds' "$WORK/cbfs.log" | tail -1 | awk '{ printf "%.2f", $5 }'
 }
@@ -123,7 +124,9 @@ wait_packed
 CHANGE_SECONDS=$(snapshot_seconds)
 phase changed-idle
 sleep 3
+CHANGE_BYTES=$(grep -o 'compressed [0-9]* bytes, copied [0-9]* compressed bytes' "$WORK/cbfs.log" | tail -1 | awk '{ print $2 " / " $5 }')
 
+phase find
 drop_caches
 FIND_CBFS_COLD=$(timed find "$TREE" -type f)
 FIND_CBFS_HOT=$(timed find "$TREE" -type f)
@@ -152,7 +155,10 @@ cat <<EOF
 | archive (bytes) | $ARCHIVE_BYTES | tar -czf $TAR_BYTES | $(ratio "$ARCHIVE_BYTES" "$TAR_BYTES") |
 | TOC (bytes; per entry) | $TOC_BYTES; $((TOC_BYTES / (N + N / PER_DIR))) | — | |
 | one-file change, next snapshot (s) | $CHANGE_SECONDS | — | $(ratio "$CHANGE_SECONDS" "$PACK_SECONDS") × full |
+| one-file change: bytes compressed / compressed bytes copied | $CHANGE_BYTES | — | |
 | daemon RSS around it, peak (MB) | $(peak_mb change) | — | |
+| daemon RSS during find, peak (MB) | $(peak_mb find) | — | |
+| daemon RSS, peak over the run before remount (MB) | $(peak_all_mb) | — | |
 | remount until usable (s); RSS then (MB) | $REMOUNT_SECONDS; $REMOUNT_RSS | — | |
 | find -type f cold (s) | $FIND_CBFS_COLD | $FIND_PLAIN_COLD | $(ratio "$FIND_CBFS_COLD" "$FIND_PLAIN_COLD") |
 | find -type f hot (s) | $FIND_CBFS_HOT | $FIND_PLAIN_HOT | $(ratio "$FIND_CBFS_HOT" "$FIND_PLAIN_HOT") |

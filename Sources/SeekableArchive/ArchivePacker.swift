@@ -21,6 +21,22 @@ public enum ArchivePacker {
         return try writer.finish()
     }
 
+    /// Packs like `pack(directory:to:options:)`, streaming the TOC (format 2) to `tocOutput`:
+    /// memory stays constant however many files the directory holds.
+    public static func pack(
+        directory: FilePath,
+        to output: FilePath,
+        tocOutput: FilePath,
+        options: SeekableTarWriter.Options = .init()
+    ) throws(ArchiveError) -> TOCSummary {
+        let toc = try TOCFileWriter(output: tocOutput)
+        let writer = try SeekableTarWriter(output: output, options: options, toc: toc)
+        try walk(directory, relative: "", writer: writer)
+        let summary = try writer.finishArchive()
+        try toc.finish(summary)
+        return summary
+    }
+
     private static func walk(_ directory: FilePath, relative: String, writer: SeekableTarWriter) throws(ArchiveError) {
         for name in try listDirectory(directory) {
             let path = directory.appending(name)

@@ -7,13 +7,19 @@ import SystemPackage
 /// Layout (docs/STORAGE_FORMAT.md): each regular file gets its own members, the first holding
 /// its header(s) and up to `chunkSize` bytes of data, each further one the next `chunkSize` bytes.
 /// Consecutive directories and symlinks share one member. Two zero blocks end the stream in
-/// a final member. Memory use is constant: content is read in 256 KiB pieces.
+/// a final member. Entries come in ``ArchivePathOrder`` (each directory right before its contents).
+/// Memory use is constant when the TOC goes to a sink (content is read in 256 KiB pieces; only
+/// the entries of the open shared member wait for its length); without one, the TOC collects.
 ///
 /// ```swift
 /// let writer = try SeekableTarWriter(output: temporaryPath)
-/// try writer.append(entry, contentsOf: contentPath)   // parents before children
+/// try writer.append(entry, contentsOf: contentPath)   // in archive order
 /// let toc = try writer.finish()                        // flushes, fsyncs, returns the TOC
 /// ```
+///
+/// An unchanged run of entries can be copied from an earlier archive, compressed members and
+/// all (``appendReused(_:byteRange:from:)``): gzip members are independent, so the copy is
+/// as good as compressing again.
 ///
 /// Not thread-safe; one owner appends in order. An error thrown while writing (I/O, a content
 /// file that changed size) leaves the archive incomplete: later calls throw
@@ -56,11 +62,11 @@ public final class SeekableTarWriter {
         case failed(String)
     }
 
-    /// A member several entries share; its offset and length are filled in when it closes.
+    /// A member several entries share; its entries wait for its length until it closes.
     private struct SharedMember {
         var start: UInt64
         var uncompressed: UInt64 = 0
-        var entryIndices: [Int] = []
+        var entries: [ArchiveTOC.Entry] = []
     }
 
     private static let readBufferSize = 256 * 1024
@@ -77,16 +83,24 @@ public final class SeekableTarWriter {
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var state = State.open
     private var descriptorOpen = true
-    private var entries: [ArchiveTOC.Entry] = []
+    private let toc: TOCEntrySink
+    /// The TOC when no sink was given: `finish()` returns it.
+    private let collected: TOCCollector?
+    private var entryCount: UInt64 = 0
     private var shared: SharedMember?
-    private var paths: Set<String> = []
-    private var directories: Set<String> = []
+    private var order = EntryOrder()
 
-    /// Creates (or truncates) `output` and writes the archive there.
-    public convenience init(output: FilePath, options: Options = Options()) throws(ArchiveError) {
+    /// Uncompressed bytes that went through the compressor (headers, data, padding).
+    public private(set) var bytesCompressed: UInt64 = 0
+    /// Compressed bytes copied from an earlier archive by ``appendReused(_:byteRange:from:)``.
+    public private(set) var bytesReused: UInt64 = 0
+
+    /// Creates (or truncates) `output` and writes the archive there. `toc`: where each finished
+    /// entry goes (e.g. a ``TOCFileWriter``); nil collects them for `finish()`.
+    public convenience init(output: FilePath, options: Options = Options(), toc: TOCEntrySink? = nil) throws(ArchiveError) {
         let descriptor = try FileIO.open(output, .writeOnly, options: [.create, .truncate])
         do {
-            try self.init(descriptor: descriptor, pathForErrors: output.string, owns: true, options: options)
+            try self.init(descriptor: descriptor, pathForErrors: output.string, owns: true, options: options, toc: toc)
         } catch {
             try? descriptor.close()
             throw error
@@ -95,11 +109,13 @@ public final class SeekableTarWriter {
 
     /// Writes the archive to `output` from its current position; TOC offsets count from there.
     /// `finish()` fsyncs but does not close it.
-    public convenience init(output: FileDescriptor, options: Options = Options()) throws(ArchiveError) {
-        try self.init(descriptor: output, pathForErrors: "<fd \(output.rawValue)>", owns: false, options: options)
+    public convenience init(output: FileDescriptor, options: Options = Options(), toc: TOCEntrySink? = nil) throws(ArchiveError) {
+        try self.init(descriptor: output, pathForErrors: "<fd \(output.rawValue)>", owns: false, options: options, toc: toc)
     }
 
-    private init(descriptor: FileDescriptor, pathForErrors: String, owns: Bool, options: Options) throws(ArchiveError) {
+    private init(
+        descriptor: FileDescriptor, pathForErrors: String, owns: Bool, options: Options, toc: TOCEntrySink?
+    ) throws(ArchiveError) {
         guard options.chunkSize > 0, options.chunkSize % TarHeader.blockSize == 0 else {
             throw .writerUnusable(reason: "chunkSize \(options.chunkSize) is not a positive multiple of 512")
         }
@@ -107,6 +123,9 @@ public final class SeekableTarWriter {
             throw .writerUnusable(reason: "compression level \(options.compressionLevel) is not in 0...9")
         }
         self.options = options
+        let collector = toc == nil ? TOCCollector() : nil
+        self.collected = collector
+        self.toc = toc ?? collector!
         self.deflater = try GzipDeflater(level: options.compressionLevel)
         self.output = ArchiveOutput(descriptor: descriptor, pathForErrors: pathForErrors)
         self.ownsDescriptor = owns
@@ -123,7 +142,7 @@ public final class SeekableTarWriter {
     public func append(_ entry: ArchiveEntry, contentsOf source: FilePath?) throws(ArchiveError) {
         try checkOpen()
         guard keepGoing() else { throw .stopped }
-        try EntryValidation.check(entry, paths: paths, directories: directories)
+        try EntryValidation.check(entry)
         guard entry.kind == .file else { return try appendChecked(entry, content: nil, sourcePath: "") }
         guard let source else {
             guard entry.size == 0 else {
@@ -139,18 +158,74 @@ public final class SeekableTarWriter {
     /// Appends one entry whose content is read from `contentsOf`'s current position (not closed).
     public func append(_ entry: ArchiveEntry, contentsOf source: FileDescriptor) throws(ArchiveError) {
         try checkOpen()
-        try EntryValidation.check(entry, paths: paths, directories: directories)
+        try EntryValidation.check(entry)
         try appendChecked(entry, content: entry.kind == .file ? source : nil, sourcePath: "<fd \(source.rawValue)>")
     }
 
-    /// Writes the end of the archive, flushes and fsyncs the output, and returns the TOC.
-    public func finish() throws(ArchiveError) -> ArchiveTOC {
+    /// Copies `byteRange` of the earlier archive `previous`: whole gzip members that hold exactly
+    /// `entries`, as that archive's TOC lists them (its members' offsets). They land at the
+    /// output's current end, their members moved there, without being compressed again. The
+    /// caller vouches that the entries are unchanged; the writer checks order and ranges.
+    public func appendReused(
+        _ entries: [ArchiveTOC.Entry], byteRange: Range<UInt64>, from previous: FileDescriptor
+    ) throws(ArchiveError) {
+        try checkOpen()
+        guard keepGoing() else { throw .stopped }
+        var admitted = order
+        for entry in entries {
+            guard !entry.members.isEmpty,
+                entry.members.allSatisfy({ byteRange.contains($0.offset) && $0.byteRange.upperBound <= byteRange.upperBound })
+            else {
+                throw .invalidEntry(path: entry.path, reason: "its members lie outside the bytes to reuse")
+            }
+            try admitted.admit(entry.path, isDirectory: entry.type == .directory)
+        }
+        do {
+            try closeShared()
+            let start = output.offset
+            try copy(byteRange, from: previous)
+            bytesReused += UInt64(byteRange.count)
+            order = admitted
+            for var entry in entries {
+                for index in entry.members.indices {
+                    entry.members[index].offset = entry.members[index].offset - byteRange.lowerBound + start
+                }
+                try emit(entry)
+            }
+        } catch {
+            state = .failed(error.description)
+            throw error
+        }
+    }
+
+    private func copy(_ range: Range<UInt64>, from source: FileDescriptor) throws(ArchiveError) {
+        let path = "<fd \(source.rawValue)>"
+        do {
+            try source.seek(offset: Int64(range.lowerBound), from: .start)
+        } catch {
+            throw .io(operation: "lseek", path: path, errno: error as? Errno ?? .ioError)
+        }
+        var left = range.count
+        while left > 0 {
+            let target = UnsafeMutableRawBufferPointer(rebasing: readBuffer[..<min(left, readBuffer.count)])
+            let got = try FileIO.readFully(source, into: target, path: path)
+            guard got == target.count else {
+                throw .io(operation: "read of reused members", path: path, errno: .ioError)
+            }
+            try output.write(UnsafeRawBufferPointer(target))
+            left -= got
+        }
+    }
+
+    /// Writes the end of the archive, flushes and fsyncs the output, and returns the TOC's
+    /// summary (its entries went to the sink). Metadata is the caller's to add.
+    public func finishArchive() throws(ArchiveError) -> TOCSummary {
         try checkOpen()
         do {
             try closeShared()
             let start = output.offset
             try deflater.beginMember()
-            try deflater.compress(Self.endOfArchive, sink: output.write)
+            try compress(Self.endOfArchive)
             try deflater.finishMember(sink: output.write)
             let endMember = ArchiveTOC.Member(
                 offset: start,
@@ -166,18 +241,24 @@ public final class SeekableTarWriter {
                 try FileIO.close(output.descriptor, path: output.pathForErrors)
             }
             state = .finished
-            return ArchiveTOC(
-                formatVersion: ArchiveTOC.currentFormatVersion,
-                chunkSize: UInt64(options.chunkSize),
-                archiveSize: output.offset,
-                archiveSHA256: output.digest(),
-                entries: entries,
-                endMember: endMember
-            )
+            return TOCSummary(
+                formatVersion: ArchiveTOC.currentFormatVersion, chunkSize: UInt64(options.chunkSize),
+                archiveSize: output.offset, archiveSHA256: output.digest(), endMember: endMember, metadata: nil,
+                entryCount: entryCount)
         } catch {
             state = .failed(error.description)
             throw error
         }
+    }
+
+    /// Writes the end of the archive, flushes and fsyncs the output, and returns the whole TOC.
+    /// Only for a writer without a TOC sink (its entries are collected in memory).
+    public func finish() throws(ArchiveError) -> ArchiveTOC {
+        guard let collected else {
+            throw .writerUnusable(reason: "the TOC entries went to a sink: finish with finishArchive()")
+        }
+        let summary = try finishArchive()
+        return ArchiveTOC(summary: summary, entries: collected.entries)
     }
 
     private func checkOpen() throws(ArchiveError) {
@@ -190,6 +271,8 @@ public final class SeekableTarWriter {
 
     private func appendChecked(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError)
     {
+        var admitted = order
+        try admitted.admit(entry.path, isDirectory: entry.kind == .directory)
         do {
             if entry.kind == .file {
                 try appendFile(entry, content: content, sourcePath: sourcePath)
@@ -200,8 +283,7 @@ public final class SeekableTarWriter {
             state = .failed(error.description)
             throw error
         }
-        paths.insert(entry.path)
-        if entry.kind == .directory { directories.insert(entry.path) }
+        order = admitted
     }
 
     private func appendFile(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError) {
@@ -227,7 +309,7 @@ public final class SeekableTarWriter {
                     dataLength: memberData, dataStart: dataStart))
         }
         try deflater.beginMember()
-        try deflater.compress(headers, sink: output.write)
+        try compress(headers)
         while done < entry.size {
             if memberData == chunk {
                 guard keepGoing() else { throw .stopped }
@@ -240,14 +322,14 @@ public final class SeekableTarWriter {
             let want = Int(min(UInt64(readBuffer.count), chunk - memberData, entry.size - done))
             let piece = try readContent(content, count: want, entry: entry, done: done, sourcePath: sourcePath)
             hasher.update(bufferPointer: piece)
-            try deflater.compress(piece, sink: output.write)
+            try compress(piece)
             done += UInt64(want)
             memberData += UInt64(want)
         }
         try expectEndOfContent(content, entry: entry, sourcePath: sourcePath)
-        try deflater.compress([UInt8](repeating: 0, count: TarHeader.padding(for: entry.size)), sink: output.write)
+        try compress([UInt8](repeating: 0, count: TarHeader.padding(for: entry.size)))
         try closeMember()
-        entries.append(tocEntry(entry, sha256: Hex.string(hasher.finalize()), members: members))
+        try emit(tocEntry(entry, sha256: Hex.string(hasher.finalize()), members: members))
     }
 
     /// Adds a directory, a symlink or (when grouping) a small file to the shared member.
@@ -262,7 +344,7 @@ public final class SeekableTarWriter {
             try deflater.beginMember()
         }
         guard var member = shared else { return }
-        try deflater.compress(headers, sink: output.write)
+        try compress(headers)
         member.uncompressed += UInt64(headers.count)
         var sha256: String?
         if entry.kind == .file {
@@ -272,12 +354,12 @@ public final class SeekableTarWriter {
                 let want = Int(min(UInt64(readBuffer.count), entry.size - done))
                 let piece = try readContent(content, count: want, entry: entry, done: done, sourcePath: sourcePath)
                 hasher.update(bufferPointer: piece)
-                try deflater.compress(piece, sink: output.write)
+                try compress(piece)
                 done += UInt64(want)
             }
             try expectEndOfContent(content, entry: entry, sourcePath: sourcePath)
             let padding = [UInt8](repeating: 0, count: TarHeader.padding(for: entry.size))
-            try deflater.compress(padding, sink: output.write)
+            try compress(padding)
             sha256 = Hex.string(hasher.finalize())
         }
         let dataLength = entry.kind == .file ? entry.size : 0
@@ -289,8 +371,7 @@ public final class SeekableTarWriter {
             dataStart: member.uncompressed
         )
         member.uncompressed += dataLength + UInt64(entry.kind == .file ? TarHeader.padding(for: entry.size) : 0)
-        member.entryIndices.append(entries.count)
-        entries.append(tocEntry(entry, sha256: sha256, members: [placeholder]))
+        member.entries.append(tocEntry(entry, sha256: sha256, members: [placeholder]))
         shared = member
         if options.smallFileGroupLimit > 0 && member.uncompressed >= UInt64(options.smallFileGroupLimit) {
             try closeShared()
@@ -303,9 +384,25 @@ public final class SeekableTarWriter {
         shared = nil
         try deflater.finishMember(sink: output.write)
         let length = output.offset - member.start
-        for index in member.entryIndices {
-            entries[index].members[0].length = length
+        for var entry in member.entries {
+            entry.members[0].length = length
+            try emit(entry)
         }
+    }
+
+    private func compress(_ bytes: UnsafeRawBufferPointer) throws(ArchiveError) {
+        try deflater.compress(bytes, sink: output.write)
+        bytesCompressed += UInt64(bytes.count)
+    }
+
+    private func compress(_ bytes: [UInt8]) throws(ArchiveError) {
+        try deflater.compress(bytes, sink: output.write)
+        bytesCompressed += UInt64(bytes.count)
+    }
+
+    private func emit(_ entry: ArchiveTOC.Entry) throws(ArchiveError) {
+        try toc.append(entry)
+        entryCount += 1
     }
 
     private func readContent(

@@ -6,7 +6,7 @@ struct CodebegenFS: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "codebegenfs",
         abstract: "A FUSE file system for generated code trees, uploaded to Supabase Storage.",
-        subcommands: [Mount.self, Unmount.self, Status.self, Doctor.self, ServeStorage.self, Pack.self])
+        subcommands: [Mount.self, Unmount.self, Status.self, Doctor.self, ServeStorage.self, Pack.self, ShowTOC.self])
 
     static func main() async {
         do {

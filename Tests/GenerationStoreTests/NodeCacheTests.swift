@@ -55,3 +55,75 @@ import Testing
         #expect(try h.lookup(v1, "b").attributes.ino == c, "a new file under a removed name")
     }
 }
+
+@Suite struct NodeCacheBoundTests {
+    func node(_ id: Int64, parent: Int64? = 5) -> Node {
+        Node(
+            id: id, parentID: parent, name: Data("n\(id)".utf8), role: .file, mode: 0o644, uid: 0, gid: 0,
+            size: 0, atimeNs: 0, mtimeNs: 0, ctimeNs: 0, linkTarget: nil, versionID: 7)
+    }
+
+    @Test func trimDropsTheOldestNodesItMayAndKeepsTheRest() {
+        var cache = NodeCache()
+        for id in Int64(1)...100 { cache[id] = node(id) }
+        cache.trim(to: 60) { $0.id! % 10 == 0 }  // multiples of 10 must stay
+        #expect(cache.count == 60)
+        #expect((1...40).allSatisfy { cache[Int64($0)] == nil || $0 % 10 == 0 }, "the oldest went first")
+        #expect([10, 20, 30, 40].allSatisfy { cache[Int64($0)] != nil }, "kept nodes stay however old")
+        #expect(cache.child(of: 5, named: Array("n1".utf8)) == nil, "a dropped node's name goes with it")
+        #expect(cache.child(of: 5, named: Array("n100".utf8))?.id == 100)
+    }
+
+    @Test func trimStopsWhenEverythingMustStay() {
+        var cache = NodeCache()
+        for id in Int64(1)...50 { cache[id] = node(id) }
+        cache.trim(to: 10) { _ in true }
+        #expect(cache.count == 50)
+        cache.trim(to: 10) { _ in false }
+        #expect(cache.count == 10, "the second-chance queue still holds every node")
+    }
+
+    @Test func churnDoesNotGrowTheQueueWithoutBound() {
+        var cache = NodeCache()
+        for round in 0..<200_000 {
+            let id = Int64(round % 100)
+            cache[id] = node(id)
+            if round % 3 == 0 { cache[id] = nil }
+        }
+        #expect(cache.queueLength <= 2 * cache.count + 1024, "stale ids are compacted away")
+        cache.trim(to: 0) { _ in false }
+        #expect(cache.count == 0)
+    }
+
+    /// Through the facade: a listing of more files than the limit keeps the cache bounded, and
+    /// every file still reads and looks up (from the catalog) afterwards.
+    @Test func aListingOfManyFilesStaysBoundedAndEverythingStillWorks() throws {
+        let h = try Harness()
+        let v1 = try h.mkdir(try h.generation(), "v1")
+        let count = Namespace.cachedNodesLimit + 5000
+        let directory = try h.mkdir(v1, "d")
+        for index in 0..<count {
+            _ = try h.fileSystem.mkdir(parent: directory, name: Array("s\(index)".utf8), mode: 0o755, caller: h.caller)
+        }
+        #expect(h.fileSystem.namespace.withLockNonThrowing { h.fileSystem.namespace.nodes.count } <= Namespace.cachedNodesLimit)
+        let opened = try h.fileSystem.opendir(directory)
+        var offset: UInt64 = 0
+        var seen = 0
+        while true {
+            var added = 0
+            try h.fileSystem.readdir(handle: opened.handle, offset: offset, plus: true) { _, next in
+                added += 1
+                offset = next
+                return true
+            }
+            if added == 0 { break }
+            seen += added
+        }
+        h.fileSystem.releasedir(handle: opened.handle)
+        #expect(seen >= count)
+        #expect(h.fileSystem.namespace.withLockNonThrowing { h.fileSystem.namespace.nodes.count } <= Namespace.cachedNodesLimit)
+        #expect(try h.lookup(directory, "s0").attributes.kind == .directory)
+        try h.fileSystem.rmdir(parent: directory, name: Array("s1".utf8))
+        expectErrno(.noSuchFileOrDirectory) { _ = try h.lookup(directory, "s1") }
+    }
+}

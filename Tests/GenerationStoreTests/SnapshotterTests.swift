@@ -24,9 +24,9 @@ private final class ChangingSource: SnapshotSource {
     func planSnapshot(_ versionID: Int64, changes: (Int64) -> UInt64) throws(FSError) -> SnapshotPlan? {
         try fileSystem.planSnapshot(versionID, changes: changes)
     }
-    func recordSnapshot(_ plan: SnapshotPlan, toc: ArchiveTOC, isCurrent: () -> Bool) throws(FSError) -> Bool {
+    func recordSnapshot(_ plan: SnapshotPlan, archiveSize: UInt64, isCurrent: () -> Bool) throws(FSError) -> Bool {
         do { try change() } catch { Issue.record("the change failed: \(error)") }
-        return try fileSystem.recordSnapshot(plan, toc: toc, isCurrent: isCurrent)
+        return try fileSystem.recordSnapshot(plan, archiveSize: archiveSize, isCurrent: isCurrent)
     }
 }
 

@@ -137,3 +137,57 @@ import Testing
         }
     }
 }
+
+/// TOCs already in buckets (format 1, JSON) still read, and `pack` / `toc` give and show format 2.
+@Suite(.serialized) struct TOCFormatTests {
+    /// A version uploaded by an earlier release (JSON TOC, paths in plain byte order) is listed and read.
+    @Test func aVersionWithAFormat1TOCInTheBucketReadsThroughAMount() throws {
+        let server = try StorageServerProcess()
+        let work = try makeTemporaryDirectory(prefix: "mt-toc1")
+        defer { removeTree(work) }
+        let binary = Shell.quote(try MountedFS.binaryPath())
+        try Shell.check(
+            "mkdir -p \(work)/tree/src/a.b \(work)/tree/src/a && echo one > \(work)/tree/src/a/one.txt"
+                + " && echo dot > \(work)/tree/src/a.b/dot.txt && ln -s a/one.txt \(work)/tree/src/link"
+                + " && head -c 300000 /dev/urandom > \(work)/tree/big.bin")
+        try Shell.check("\(binary) pack \(work)/tree \(work)/v1.tar.gz")
+        // What an earlier release uploaded: the same archive with its TOC as format-1 JSON.
+        let json = try Shell.check("\(binary) toc \(work)/v1.toc.json").stdout
+        #expect(json.contains("\"format_version\":1"), "\(json)")
+        try json.write(toFile: "\(work)/old.toc.json", atomically: true, encoding: .utf8)
+        let object = "\(server.url)/storage/v1/object/codebegen-projects/projects/old/generations/g7/v1"
+        for (file, type, suffix) in [("v1.tar.gz", "application/gzip", "tar.gz"), ("old.toc.json", "application/json", "toc.json")] {
+            try Shell.check(
+                "curl -sf -X POST -H 'Authorization: Bearer \(server.key)' -H 'Content-Type: \(type)' "
+                    + "--data-binary @\(work)/\(file) \(object).\(suffix)")
+        }
+        try withMount("TOCFormat1", start: false) { fs in
+            fs.environmentOverrides = TwoMountsTests.environment(server)
+            try fs.start()
+            let version = "projects/old/generations/g7/v1"
+            #expect(try Sys.readText(fs.path("\(version)/src/a/one.txt")) == "one\n")
+            #expect(try Sys.readText(fs.path("\(version)/src/a.b/dot.txt")) == "dot\n")
+            #expect(try Shell.check("readlink \(Shell.quote(fs.path("\(version)/src/link")))").stdout == "a/one.txt\n")
+            #expect(try Shell.check("cmp \(Shell.quote(fs.path("\(version)/big.bin"))) \(work)/tree/big.bin").succeeded)
+        }
+    }
+
+    @Test func packWritesAFormat2TOCThatTocPrintsAndTarAgrees() throws {
+        let work = try makeTemporaryDirectory(prefix: "mt-pack")
+        defer { removeTree(work) }
+        let binary = Shell.quote(try MountedFS.binaryPath())
+        try Shell.check("mkdir -p \(work)/tree/d && echo hi > \(work)/tree/d/hi.txt && echo top > \(work)/tree/top.txt")
+        #expect(try Shell.check("\(binary) pack \(work)/tree \(work)/v1.tar.gz").stdout == "\(work)/v1.toc.json\n")
+        let header = try Shell.check("tail -c 8 \(work)/v1.toc.json").stdout
+        #expect(header == "CBFSTOC2", "a format-2 trailer")
+        let json = try Shell.check("\(binary) toc \(work)/v1.toc.json").stdout
+        for path in ["\"path\":\"d\"", "\"path\":\"d/hi.txt\"", "\"path\":\"top.txt\""] { #expect(json.contains(path), "\(json)") }
+        #expect(try Shell.check("tar -tzf \(work)/v1.tar.gz").stdout == "d/\nd/hi.txt\ntop.txt\n")
+
+        try Data("{not a toc".utf8).write(to: URL(fileURLWithPath: "\(work)/bad.toc.json"))
+        let bad = try Shell.run("\(binary) toc \(work)/bad.toc.json")
+        #expect(!bad.succeeded && bad.stderr.contains("invalid archive TOC"), "\(bad)")
+        let missing = try Shell.run("\(binary) toc \(work)/missing.toc.json")
+        #expect(!missing.succeeded && missing.stderr.contains("cannot read"), "\(missing)")
+    }
+}

@@ -113,6 +113,10 @@ final class Catalog: Sendable {
     /// It sees committed changes only: not the creates of the open batch.
     func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
 
+    /// A read-only view of what is committed now, for a long read outside the file system's lock
+    /// (a snapshot walks its version's tree there while writes go on). Commit the batch first.
+    func committedSnapshot() throws -> DatabaseSnapshot { try pool.makeSnapshot() }
+
     /// A read on the writer connection. The file system reads and writes under one lock, so a
     /// reader connection only added a pool check-out and a read transaction to every lookup;
     /// reentrant, so it also works inside `write`'s body (and sees its uncommitted changes).
@@ -300,6 +304,19 @@ extension Node {
     static func children(_ db: Database, parent: Int64) throws -> [Node] {
         let statement = try db.cachedStatement(sql: "SELECT \(selection) FROM node WHERE parent_id = ? ORDER BY name")
         return try Node.fetchAll(statement, arguments: [parent])
+    }
+
+    /// The children of `parent` in name order, read one at a time: a tree walk keeps one cursor
+    /// per directory level, so its memory does not grow with the number of files.
+    static func childCursor(_ db: Database, parent: Int64) throws -> RecordCursor<Node> {
+        try Node.fetchCursor(db, sql: "SELECT \(selection) FROM node WHERE parent_id = ? ORDER BY name", arguments: [parent])
+    }
+
+    /// Files, directories and symlinks in a version.
+    static func userEntryCount(_ db: Database, version: Int64) throws -> Int {
+        try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM node WHERE version_id = ? AND role IN ('dir', 'file', 'symlink')",
+            arguments: [version]) ?? 0
     }
 
     static func hasChildren(_ db: Database, parent: Int64) throws -> Bool {

@@ -105,7 +105,7 @@ extension Namespace {
                 try truncateLocked(node, to: size)
                 node = try nodeLocked(ino: ino)
             }
-            let now = Timespec.now()
+            let now = changeClock.now()
             if let mode = changes.mode { node.mode = mode & 0o7777 }
             if let uid = changes.uid { node.uid = uid }
             if let gid = changes.gid { node.gid = gid }
@@ -177,7 +177,7 @@ extension Namespace {
         guard let id = node.id else { return }
         try blobs.truncate(node.ino, size: size)
         var changed = nodes[id] ?? node
-        let now = Timespec.now()
+        let now = changeClock.now()
         changed.size = Int64(size)
         changed.mtimeNs = now.totalNanoseconds
         changed.ctimeNs = now.totalNanoseconds

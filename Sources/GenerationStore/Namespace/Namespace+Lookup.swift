@@ -110,7 +110,7 @@ extension Namespace {
         defer { lock.unlock() }
         for node in added {
             guard let id = node.id else { continue }
-            if nodes[id] == nil { nodes[id] = node }
+            if nodes[id] == nil { cacheLocked(node) }
             references.addLookup(id)
         }
     }

@@ -45,7 +45,7 @@ extension Namespace {
             let (directory, child) = try existingUserChildLocked(parent, name, action: "unlink")
             if child.kind == .directory { throw FSError(.isDirectory, "is a directory: use rmdir") }
             try checkWritableLocked(directory)
-            let now = Timespec.now()
+            let now = changeClock.now()
             let removedBlob = try writeBatchedLocked("unlinking \(NameRules.printable(name))") { db in
                 (try self.detachLocked(child, db), [Self.detached(child)])
             }
@@ -62,7 +62,7 @@ extension Namespace {
             let (directory, child) = try existingUserChildLocked(parent, name, action: "remove")
             guard child.kind == .directory, let childID = child.id else { throw FSError(.notDirectory, "not a directory") }
             try checkWritableLocked(directory)
-            let now = Timespec.now()
+            let now = changeClock.now()
             try writeBatchedLocked("removing directory \(NameRules.printable(name))") { db in
                 if try Node.hasChildren(db, parent: childID) { throw FSError(.directoryNotEmpty, "directory not empty") }
                 _ = try self.detachLocked(child, db)
@@ -97,7 +97,7 @@ extension Namespace {
                 if mode == .noReplace { throw FSError.exists("\(NameRules.printable(newName)) exists") }
                 try checkReplaceableLocked(replaced, by: moving)
             }
-            let now = Timespec.now()
+            let now = changeClock.now()
             var moved = moving
             moved.parentID = target.id
             moved.name = Data(newName)
@@ -124,7 +124,7 @@ extension Namespace {
     private func createProjectLocked(in projects: Node, name: [UInt8], mode: UInt32, caller: Caller) throws(FSError) -> Node {
         _ = try NameRules.parseID(name, what: "project")
         if try childLocked(projects, name) != nil { throw FSError.exists("project exists") }
-        let now = Timespec.now()
+        let now = changeClock.now()
         return try writeCatalogLocked("creating a project") { db in
             let project = try self.insertNode(in: projects, name: name, role: .project, mode: mode, caller: caller, now: now, db)
             _ = try self.insertNode(
@@ -139,7 +139,7 @@ extension Namespace {
         if try readCatalogLocked("looking up a generation", { try Node.generation($0, id: id) }) != nil {
             throw FSError.exists("generation id \(id) is already used (generation ids are unique in the mount)")
         }
-        let now = Timespec.now()
+        let now = changeClock.now()
         return try writeCatalogLocked("creating a generation") { db in
             try self.insertNode(in: container, name: name, role: .generation, mode: mode, caller: caller, now: now, db)
         }
@@ -155,7 +155,7 @@ extension Namespace {
         guard number == expected else {
             throw FSError.invalid("cannot create v\(number): the next version of this generation is v\(expected)")
         }
-        let now = Timespec.now()
+        let now = changeClock.now()
         let (node, record) = try writeCatalogLocked("creating a version") { db in
             var node = try self.insertNode(in: generation, name: name, role: .version, mode: mode, caller: caller, now: now, db)
             node.versionID = node.id
@@ -258,7 +258,7 @@ extension Namespace {
     func insertUserNodeLocked(
         in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil
     ) throws(FSError) -> Node {
-        let now = Timespec.now()
+        let now = changeClock.now()
         let node = try writeBatchedLocked("creating \(NameRules.printable(name))") { db -> (Node, [Node]) in
             var node = Node(
                 id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,

@@ -20,7 +20,7 @@ extension Namespace {
                 if existing == nil, flags & Self.xattrReplace != 0 { throw FSError(.noData, "no such attribute") }
                 try ExtendedAttribute(nodeID: id, name: Data(name), value: Data(value)).save(db)
             }
-            touchVersionLocked(node.versionID, at: Timespec.now())
+            touchVersionLocked(node.versionID, at: changeClock.now())
         }
     }
 
@@ -61,7 +61,7 @@ extension Namespace {
                 ).deleteAll(db)
             }
             if removed == 0 { throw FSError(.noData, "no such attribute") }
-            touchVersionLocked(node.versionID, at: Timespec.now())
+            touchVersionLocked(node.versionID, at: changeClock.now())
         }
     }
 

@@ -52,6 +52,9 @@ final class Namespace: @unchecked Sendable {
     /// catalog (saveDirtyLocked writes only those columns; other changes are written at once).
     var dirtyNodes: Set<Int64> = []
     var versions: [Int64: VersionRecord] = [:]
+    /// Nodes kept in `nodes` beyond those that must stay; a million-file version would otherwise keep
+    /// every node the kernel holds (about 300 bytes each). Those dropped are read again on demand.
+    static let cachedNodesLimit = 65_536
     /// How many nodes may wait in `dirtyNodes` after a release before it saves them itself.
     static let unsavedNodesLimit = 256
     /// Versions changed by touchVersionLocked (updated time, dirty) since they were last saved.
@@ -64,6 +67,12 @@ final class Namespace: @unchecked Sendable {
     var references = References()
     /// When a version's files were last opened (wall clock, ns), for clean-up's LRU.
     var versionLastUsedNs: [Int64: Int64] = [:]
+    /// Stamps changes (ctime) and snapshots, always forwards.
+    var changeClock = ChangeClock(floor: 0)
+    /// Versions whose next snapshot packs everything again: after an unclean stop, a change the
+    /// catalog never heard of (a write whose size and time were not saved) may hide in a file
+    /// whose ctime says it is unchanged.
+    var fullPackNeeded: Set<Int64> = []
 
     /// Opens the namespace on `catalog` and brings it to where the last run left it: files
     /// unlinked while open removed, sizes the catalog missed taken from the blobs, interrupted
@@ -95,10 +104,13 @@ final class Namespace: @unchecked Sendable {
         }
         try removeOrphans()
         // After a clean stop every size is in the catalog: no stat per file (a million at that scale).
-        if !dataDirectory.takeCleanStopMark() { try recoverSizesFromBlobs() }
+        let stoppedCleanly = dataDirectory.takeCleanStopMark()
+        if !stoppedCleanly { try recoverSizesFromBlobs() }
         try uploads.resumeInterrupted()
         let all = try catalog.read(VersionRecord.all)
         for version in all { versions[version.nodeID] = version }
+        changeClock = ChangeClock(floor: all.map { max($0.updatedAtNs, $0.snapshottedAtNs ?? 0) }.max() ?? 0)
+        if !stoppedCleanly { fullPackNeeded = Set(all.map(\.nodeID)) }
         for (generation, own) in Dictionary(grouping: all, by: \.generationNodeID) {
             latestVersion[generation] = own.max { $0.number < $1.number }?.nodeID
         }
@@ -186,6 +198,14 @@ final class Namespace: @unchecked Sendable {
     func cacheLocked(_ node: Node) {
         guard let id = node.id else { return }
         nodes[id] = node
+        if nodes.count > Self.cachedNodesLimit {
+            // Kept: unsaved changes, open files, and the nameless (the root; files unlinked while
+            // the kernel or a handle still refers to them, removed for good at their last release).
+            nodes.trim(to: Self.cachedNodesLimit * 7 / 8) { node in
+                guard let id = node.id else { return true }
+                return dirtyNodes.contains(id) || references.isOpen(id) || node.parentID == nil
+            }
+        }
     }
 
     /// Drops a node from the cache once nothing refers to it and its changes are saved;
@@ -233,7 +253,7 @@ final class Namespace: @unchecked Sendable {
         if var node = nodes[id] {
             node.size = max(node.size, extent.size)
             node.mtimeNs = extent.timeNs
-            node.ctimeNs = extent.timeNs
+            node.ctimeNs = changeClock.stamp(atLeast: extent.timeNs)
             nodes[id] = node
             dirtyNodes.insert(id)
         }

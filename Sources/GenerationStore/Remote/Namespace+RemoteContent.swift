@@ -34,7 +34,7 @@ extension Namespace {
     func prepareRemoteContent(_ ino: InodeNumber, forWriting: Bool) throws(FSError) -> Int64? {
         let node: Node? = withLockNonThrowing {
             guard ino > 0, ino < VirtualEntry.marker, let node = try? nodeLocked(ino: ino), node.role == .file,
-                node.archivePath != nil, let id = node.id
+                node.archivePath != nil, node.id != nil
             else { return nil }
             return node
         }

@@ -63,14 +63,15 @@ extension Namespace: SnapshotSource {
         }
     }
 
-    func recordSnapshot(_ plan: SnapshotPlan, toc: ArchiveTOC, isCurrent: () -> Bool) throws(FSError) -> Bool {
+    func recordSnapshot(_ plan: SnapshotPlan, archiveSize: UInt64, isCurrent: () -> Bool) throws(FSError) -> Bool {
         try withLock { () throws(FSError) -> Bool in
             let versionID = plan.version.nodeID
             guard isCurrent(), var version = versions[versionID] else { return false }
             version.dirty = false
             version.localCopy = true
-            version.archiveSize = Int64(toc.archiveSize)
-            version.snapshottedAtNs = Timespec.now().totalNanoseconds
+            version.archiveSize = Int64(archiveSize)
+            // From the change clock: every later change gets a later ctime (incremental snapshots rely on it).
+            version.snapshottedAtNs = changeClock.now().totalNanoseconds
             let saved = version
             try writeCatalogLocked("recording a snapshot") { db in
                 try saved.update(db)
@@ -78,6 +79,7 @@ extension Namespace: SnapshotSource {
             }
             versions[versionID] = version
             dirtyVersions.remove(versionID)
+            fullPackNeeded.remove(versionID)
             fetched.setTOC(versionID, nil)
             return true
         }
@@ -86,10 +88,7 @@ extension Namespace: SnapshotSource {
     private func snapshotPlanLocked(_ version: VersionRecord, changes: UInt64) throws(FSError) -> SnapshotPlan {
         try saveDirtyLocked()
         let (archive, toc) = try archivePathsLocked(version)
-        let entries = try versionTreeLocked(version)
-        if let remoteOnly = entries.first(where: { $0.node.archivePath != nil }) {
-            throw FSError(.ioError, "\(String(decoding: remoteOnly.path, as: UTF8.self)) is not local yet")
-        }
+        let (tree, entryCount) = try catalogSnapshotLocked(version)
         let attributes = try readCatalogLocked("reading a version's metadata") {
             try ExtendedAttribute.all($0, node: version.nodeID)
         }
@@ -104,8 +103,20 @@ extension Namespace: SnapshotSource {
         let title = "v\(version.number) of \(String(decoding: generation.nameBytes, as: UTF8.self)) "
             + "(project \(String(decoding: project.nameBytes, as: UTF8.self)))"
         return SnapshotPlan(
-            version: version, title: title, changes: changes, archive: archive, toc: toc,
-            entries: entries, metadata: metadata)
+            version: version, title: title, changes: changes, archive: archive, toc: toc, tree: tree,
+            entryCount: entryCount, metadata: metadata,
+            previousSnapshotNs: fullPackNeeded.contains(version.nodeID) ? nil : version.snapshottedAtNs)
+    }
+
+    /// The catalog as it is now, every change committed, for a tree walk without the lock.
+    private func catalogSnapshotLocked(_ version: VersionRecord) throws(FSError) -> (DatabaseSnapshot, Int) {
+        do {
+            try catalog.commitBatch()
+            let tree = try catalog.committedSnapshot()
+            return (tree, try tree.read { try Node.userEntryCount($0, version: version.nodeID) })
+        } catch {
+            throw FSError.wrapping(error, "reading a version's files")
+        }
     }
 
     /// Every user entry of a version with its path inside the version, in byte order of paths

@@ -1,10 +1,11 @@
-// The plan of one snapshot, read from the catalog under the namespace lock, and the packing of
-// it into the version's seekable archive and TOC, which runs without any lock.
+// The plan of one snapshot, fixed under the namespace lock (a catalog snapshot of the version's
+// tree), and the packing of it into the version's seekable archive and TOC, without any lock.
 import Foundation
+import GRDB
 import SeekableArchive
 import SystemPackage
 
-/// What one snapshot packs, read from the catalog under the lock and written without it.
+/// What one snapshot packs: the version's tree as the catalog held it when the plan was made.
 struct SnapshotPlan {
     let version: VersionRecord
     /// "v3 of g1 (project p1)", for progress reports.
@@ -12,51 +13,65 @@ struct SnapshotPlan {
     let changes: UInt64
     let archive: FilePath
     let toc: FilePath
-    let entries: [(path: [UInt8], node: Node)]
+    /// The catalog as committed when the plan was made; the tree is walked there.
+    let tree: DatabaseSnapshot
+    let entryCount: Int
     /// The version's `user.*` xattrs, kept in the TOC so other mounts show them.
     let metadata: [String: String]
+    /// When the archive now at `archive` was recorded, if its unchanged members may be copied.
+    let previousSnapshotNs: Int64?
+
+    /// What packing did, for the log and for tests.
+    struct Result {
+        var summary: TOCSummary
+        var entries: Int
+        /// Uncompressed bytes that went through the compressor.
+        var bytesCompressed: UInt64
+        /// Compressed bytes copied from the previous archive.
+        var bytesReused: UInt64
+    }
 
     /// Writes the archive and its TOC to temporary names, syncs them and renames them into place.
     /// `progress` hears how many entries are packed, every `progressStep` entries.
-    func write(blobs: BlobStore, keepGoing: @escaping () -> Bool, progress: (Int) -> Void) throws -> ArchiveTOC {
+    func write(
+        blobs: BlobStore, keepGoing: @escaping () -> Bool, progress: (Int) -> Void, log: (String) -> Void
+    ) throws -> Result {
         try FileManager.default.createDirectory(
             atPath: archive.removingLastComponent().string, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         let temporaryArchive = FilePath(archive.string + ".tmp")
         let temporaryTOC = FilePath(toc.string + ".tmp")
-        let writer = try SeekableTarWriter(output: temporaryArchive, options: .snapshot)
+        let previous = previousSnapshotNs.flatMap { snapshotNs -> PreviousArchive? in
+            do {
+                return try PreviousArchive(archive: archive, toc: toc, unchangedUpTo: snapshotNs)
+            } catch {
+                log("v\(version.number): packing everything, the previous archive cannot be reused (\(error))")
+                return nil
+            }
+        }
+        let tocWriter = try TOCFileWriter(output: temporaryTOC)
+        let writer = try SeekableTarWriter(output: temporaryArchive, options: .snapshot, toc: tocWriter)
         writer.keepGoing = keepGoing
-        for (index, (path, node)) in entries.enumerated() {
-            if index % Self.progressStep == 0 { progress(index) }
-            let mtime = Timespec(totalNanoseconds: node.mtimeNs)
-            let entry = ArchiveEntry(
-                path: String(decoding: path, as: UTF8.self), kind: Self.kind(node.role), mode: node.mode,
-                mtime: (mtime.seconds, Int32(mtime.nanoseconds)), size: node.role == .file ? UInt64(node.size) : 0,
-                linkTarget: node.linkTarget.map { String(decoding: $0, as: UTF8.self) })
-            try writer.append(entry, contentsOf: node.role == .file ? blobs.path(node.ino) : nil)
+        let packer = IncrementalPacker(writer: writer, blobs: blobs, previous: previous)
+        var count = 0
+        try tree.read { db in
+            try VersionTreeWalk.walk(db, version: version.nodeID) { path, node in
+                if count % Self.progressStep == 0 { progress(count) }
+                count += 1
+                try packer.add(path, node)
+            }
         }
-        var toc = try writer.finish()
-        toc.metadata = metadata.isEmpty ? nil : metadata
-        let descriptor = try FileDescriptor.open(
-            temporaryTOC, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
-        try descriptor.closeAfter {
-            _ = try descriptor.writeAll(try toc.encodeJSON())
-            _ = Glibc.fsync(descriptor.rawValue)
-        }
+        try packer.finish()
+        var summary = try writer.finishArchive()
+        summary.metadata = metadata.isEmpty ? nil : metadata
+        try tocWriter.finish(summary)
         try Self.rename(temporaryArchive, to: archive)
         try Self.rename(temporaryTOC, to: self.toc)
-        return toc
+        return Result(
+            summary: summary, entries: count, bytesCompressed: writer.bytesCompressed, bytesReused: writer.bytesReused)
     }
 
     static let progressStep = 64
-
-    private static func kind(_ role: NodeRole) -> ArchiveEntry.Kind {
-        switch role {
-        case .file: .file
-        case .symlink: .symlink
-        default: .directory
-        }
-    }
 
     private static func rename(_ from: FilePath, to: FilePath) throws {
         if Glibc.rename(from.string, to.string) != 0 { throw Errno(rawValue: errno) }

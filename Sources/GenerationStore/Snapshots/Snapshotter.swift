@@ -27,13 +27,14 @@ protocol SnapshotSource: AnyObject {
     /// What to pack, with `changes(versionID)` read under the same lock; nil when nothing changed.
     func planSnapshot(_ versionID: Int64, changes: (Int64) -> UInt64) throws(FSError) -> SnapshotPlan?
     /// Records the packed archive unless `isCurrent` says the version changed meanwhile; returns whether it did.
-    func recordSnapshot(_ plan: SnapshotPlan, toc: ArchiveTOC, isCurrent: () -> Bool) throws(FSError) -> Bool
+    func recordSnapshot(_ plan: SnapshotPlan, archiveSize: UInt64, isCurrent: () -> Bool) throws(FSError) -> Bool
 }
 
 final class Snapshotter: @unchecked Sendable {
     let packing = NSLock()
     private let lock = NSLock()
     private var activity: [Int64: VersionActivity] = [:]  // guarded by `lock`
+    private var lastPacked: SnapshotPlan.Result?  // guarded by `lock`
     private let delay: Duration
     private let blobs: BlobStore
     private let openFiles: OpenFiles
@@ -108,28 +109,34 @@ final class Snapshotter: @unchecked Sendable {
         guard let plan = try source.planSnapshot(versionID, changes: changes) else { return true }
         let isCurrent: @Sendable () -> Bool = { [self] in changes(versionID) == plan.changes }
         let started = ContinuousClock.now
-        let toc: ArchiveTOC
-        let job = board.begin("packing \(plan.title): 0 of \(plan.entries.count) entries")
+        let packed: SnapshotPlan.Result
+        let job = board.begin("packing \(plan.title): 0 of \(plan.entryCount) entries")
         defer { board.end(job) }
-        let pack: @Sendable () throws -> ArchiveTOC = { [blobs, board] in
+        let pack: @Sendable () throws -> SnapshotPlan.Result = { [blobs, board, logger] in
             // A change makes this archive stale: packing stops there rather than finish in vain.
             try plan.write(
                 blobs: blobs, keepGoing: isCurrent,
-                progress: { done in board.update(job, "packing \(plan.title): \(done) of \(plan.entries.count) entries") })
+                progress: { done in board.update(job, "packing \(plan.title): \(done) of \(plan.entryCount) entries") },
+                log: { logger.notice("\($0)") })
         }
         do {
-            toc = try inBackground ? LowPriorityThread.run("packing", pack) : pack()
+            packed = try inBackground ? LowPriorityThread.run("packing", pack) : pack()
         } catch ArchiveError.stopped {
             logger.debug("v\(plan.version.number) changed while it was packed; packing stopped, it is packed again later")
             return false
         } catch {
             throw FSError.wrapping(error, "packing v\(plan.version.number)")
         }
-        guard try source.recordSnapshot(plan, toc: toc, isCurrent: isCurrent) else {
+        guard try source.recordSnapshot(plan, archiveSize: packed.summary.archiveSize, isCurrent: isCurrent) else {
             logger.debug("v\(plan.version.number) changed while it was packed; it is packed again later")
             return false
         }
-        logger.info("snapshot \(plan.archive): \(plan.entries.count) entries, \(toc.archiveSize) bytes in \(ContinuousClock.now - started)")
+        lock.withLock { lastPacked = packed }
+        logger.info(
+            "snapshot \(plan.archive): \(packed.entries) entries, \(packed.summary.archiveSize) bytes in \(ContinuousClock.now - started); compressed \(packed.bytesCompressed) bytes, copied \(packed.bytesReused) compressed bytes from the previous archive")
         return true
     }
+
+    /// What the last recorded snapshot packed (tests check that unchanged members were copied).
+    var lastPack: SnapshotPlan.Result? { lock.withLock { lastPacked } }
 }

@@ -71,7 +71,7 @@ public final class Uploader: Sendable {
             do {
                 _ = try await Self.requestRetries.run {
                     try await store.put(
-                        key: task.tocKey, fromFile: task.toc, contentType: "application/json", upsert: !task.firstPublish,
+                        key: task.tocKey, fromFile: task.toc, contentType: "application/octet-stream", upsert: !task.firstPublish,
                         progress: nil)
                 }
             } catch StorageError.conflict(let message) {

@@ -6,7 +6,7 @@ import SystemPackage
 struct Pack: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pack",
-        abstract: "Pack a directory into a seekable tar.gz and write its TOC (.toc.json) beside it."
+        abstract: "Pack a directory into a seekable tar.gz and write its TOC (.toc.json, format 2) beside it."
     )
 
     @Argument(help: "The directory to pack (it is not an entry itself; paths are relative to it).")
@@ -31,16 +31,9 @@ struct Pack: ParsableCommand {
             compressionLevel: compressionLevel,
             smallFileGroupLimit: smallFileGroupLimit
         )
-        let toc = try ArchivePacker.pack(directory: FilePath(directory), to: FilePath(output), options: options)
         let tocPath = Self.tocPath(forArchive: output)
-        let json = try toc.encodeJSON()
-        let descriptor = try FileDescriptor.open(
-            FilePath(tocPath),
-            .writeOnly,
-            options: [.create, .truncate],
-            permissions: [.ownerReadWrite, .groupRead, .otherRead]
-        )
-        try descriptor.closeAfter { _ = try descriptor.writeAll(json) }
+        _ = try ArchivePacker.pack(
+            directory: FilePath(directory), to: FilePath(output), tocOutput: FilePath(tocPath), options: options)
         print(tocPath)
     }
 

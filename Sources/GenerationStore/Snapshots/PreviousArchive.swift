@@ -1,0 +1,67 @@
+// The version's archive before this snapshot, read as runs of entries that share gzip members.
+import SeekableArchive
+import SystemPackage
+
+/// The previous archive of a version and its format-2 TOC, read front to back in step with the
+/// new snapshot. Its entries come in groups: the entries of one shared member, or one file with
+/// members of its own. A group is the unit a snapshot can copy without compressing again.
+final class PreviousArchive {
+    struct Group {
+        var entries: [ArchiveTOC.Entry]
+        /// The group's members: compressed bytes of the previous archive.
+        var byteRange: Range<UInt64>
+    }
+
+    let archive: FileDescriptor
+    /// Entries whose ctime is at most this were in the previous archive as they are now.
+    let unchangedUpTo: Int64
+    private let toc: TOCFileReader
+    private var lookahead: ArchiveTOC.Entry?
+    private(set) var current: Group?
+
+    /// Opens the archive and its TOC; throws when there is no usable pair (none yet, a format-1
+    /// TOC, or a TOC that does not describe this archive file).
+    init(archive archivePath: FilePath, toc tocPath: FilePath, unchangedUpTo: Int64) throws {
+        let toc = try TOCFileReader(path: tocPath)
+        let archive = try FileDescriptor.open(archivePath, .readOnly, options: .closeOnExec)
+        do {
+            // A crash between the renames of a new archive and its TOC leaves a pair that does not match.
+            let size = try archive.seek(offset: 0, from: .end)
+            guard UInt64(size) == toc.summary.archiveSize,
+                try FileDigest.sha256(of: archive, path: archivePath.string) == toc.summary.archiveSHA256
+            else {
+                throw FSError(.ioError, "\(tocPath) does not describe the archive beside it")
+            }
+        } catch {
+            try? archive.close()
+            throw error
+        }
+        self.archive = archive
+        self.toc = toc
+        self.unchangedUpTo = unchangedUpTo
+        lookahead = try toc.next()
+        try advance()
+    }
+
+    deinit { try? archive.close() }
+
+    /// Moves to the next group; `current` is nil after the last.
+    func advance() throws {
+        guard let first = lookahead else {
+            current = nil
+            return
+        }
+        var entries = [first]
+        lookahead = try toc.next()
+        // Members shared by several entries: every entry of the run starts in the same member.
+        if first.members.count == 1 {
+            while let next = lookahead, next.members.count == 1, next.members[0].offset == first.members[0].offset {
+                entries.append(next)
+                lookahead = try toc.next()
+            }
+        }
+        let start = first.members[0].offset
+        let end = entries.flatMap(\.members).map(\.byteRange.upperBound).max() ?? start
+        current = Group(entries: entries, byteRange: start..<end)
+    }
+}

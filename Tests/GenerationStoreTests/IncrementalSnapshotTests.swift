@@ -1,0 +1,160 @@
+// Incremental snapshots on a real catalog without a mount: unchanged gzip members are copied
+// from the version's previous archive, and what comes out extracts like a full pack.
+import Foundation
+import Logging
+import SeekableArchive
+import SystemPackage
+import Testing
+
+@testable import GenerationStore
+
+@Suite struct IncrementalSnapshotTests {
+    private func harness() throws -> Harness {
+        try Harness(directory: NSTemporaryDirectory() + "gs-incr-\(UUID().uuidString)") { directory in
+            var config = Configuration(dataDirectory: directory)
+            config.useCloudStorage = false
+            config.writeBackDelay = 0
+            return try GenerationFileSystem(
+                dataDirectory: try DataDirectory(FilePath(directory)), configuration: config, logger: Logger(label: "test"))
+        }
+    }
+
+    private static let archive = "/archives/projects/p1/generations/g1/v1.tar.gz"
+
+    /// Two directories of 300 files of about 600 bytes: several shared members.
+    private func makeVersion(_ h: Harness) throws -> (version: InodeNumber, files: [String: InodeNumber]) {
+        let v1 = try h.mkdir(try h.generation(), "v1")
+        var files: [String: InodeNumber] = [:]
+        for directory in ["a", "b"] {
+            let parent = try h.mkdir(v1, directory)
+            for index in 0..<300 {
+                let text = "\(directory)/\(index): " + String(repeating: "line of generated code \(index)\n", count: 20)
+                files["\(directory)/f\(index)"] = try h.writeFile(parent, "f\(index)", text)
+            }
+        }
+        return (v1, files)
+    }
+
+    /// Writes `text` over the start of the file (the rest stays).
+    private func overwrite(_ h: Harness, _ ino: InodeNumber, with text: String) throws {
+        let opened = try h.fileSystem.open(ino, flags: O_WRONLY)
+        _ = try Array(text.utf8).withUnsafeBytes { try h.fileSystem.write(handle: opened.handle, offset: 0, data: $0) }
+        h.fileSystem.release(handle: opened.handle)
+    }
+
+    private func snapshot(_ h: Harness, _ version: InodeNumber) throws -> SnapshotPlan.Result {
+        #expect(try h.fileSystem.snapshotIfDirty(versionID: Int64(version)))
+        return try #require(h.fileSystem.snapshots.lastPack)
+    }
+
+    /// Extracts the version's archive with GNU tar into `name` and returns its `tar -tv` listing.
+    private func extract(_ h: Harness, into name: String) throws -> String {
+        let out = h.directory + "/" + name
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        #expect(try run("tar -xzf \(h.directory + Self.archive) -C \(out)").status == 0)
+        return try run("tar -tvzf \(h.directory + Self.archive)").output
+    }
+
+    private func run(_ command: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        let pipe = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    /// Forces the next snapshot to compress everything, as after an unclean stop.
+    private func forceFullPack(_ h: Harness, _ version: InodeNumber) {
+        h.fileSystem.namespace.withLockNonThrowing {
+            h.fileSystem.namespace.fullPackNeeded.insert(Int64(version))
+            h.fileSystem.namespace.versions[Int64(version)]?.dirty = true
+        }
+    }
+
+    @Test func aOneFileChangeCopiesTheOtherMembersAndExtractsLikeAFullPack() throws {
+        let h = try harness()
+        let (v1, files) = try makeVersion(h)
+        let first = try snapshot(h, v1)
+        #expect(first.bytesReused == 0, "nothing to copy from yet")
+
+        try overwrite(h, try #require(files["b/f150"]), with: "b/150 changed")
+        let second = try snapshot(h, v1)
+        #expect(second.bytesReused > first.summary.archiveSize / 2, "most members copied: \(second)")
+        #expect(second.bytesCompressed < first.bytesCompressed / 4, "one shared member compressed again: \(second)")
+        let incremental = try extract(h, into: "incremental")
+        let changed = try String(contentsOfFile: h.directory + "/incremental/b/f150", encoding: .utf8)
+        #expect(changed.hasPrefix("b/150 changed"), "the change is in the archive")
+
+        forceFullPack(h, v1)
+        let full = try snapshot(h, v1)
+        #expect(full.bytesReused == 0)
+        #expect(try extract(h, into: "full") == incremental, "same names, modes, sizes and times, in the same order")
+        #expect(try run("diff -r \(h.directory)/full \(h.directory)/incremental").status == 0, "same content")
+    }
+
+    /// A write that keeps size and mtime (the mtime set back afterwards) still counts: the ctime moved.
+    @Test func aChangeHiddenBehindTheOldMtimeIsCompressedAgain() throws {
+        let h = try harness()
+        let (v1, files) = try makeVersion(h)
+        _ = try snapshot(h, v1)
+        let ino = try #require(files["a/f10"])
+        let before = try h.fileSystem.getattr(ino).attributes
+        let original = try h.readFile(ino)
+        let same = String(original.reversed())
+        try overwrite(h, ino, with: same)
+        _ = try h.fileSystem.setattr(ino, changes: AttributeChanges(mtime: before.mtime))
+        #expect(try h.fileSystem.getattr(ino).attributes.size == before.size)
+        #expect(try h.fileSystem.getattr(ino).attributes.mtime == before.mtime)
+
+        let second = try snapshot(h, v1)
+        #expect(second.bytesReused > 0)
+        _ = try extract(h, into: "x")
+        #expect(try String(contentsOfFile: h.directory + "/x/a/f10", encoding: .utf8) == same)
+    }
+
+    @Test func afterAnUncleanStopTheNextSnapshotPacksEverything() throws {
+        let h = try harness()
+        let (v1, files) = try makeVersion(h)
+        _ = try snapshot(h, v1)
+        try h.reopen()  // no saveBeforeUnmount: the clean-stop mark is missing
+        try overwrite(h, try #require(files["a/f1"]), with: "after the restart")
+        let next = try snapshot(h, v1)
+        #expect(next.bytesReused == 0, "everything compressed: \(next)")
+        _ = try extract(h, into: "x")
+        #expect(try String(contentsOfFile: h.directory + "/x/a/f1", encoding: .utf8).hasPrefix("after the restart"))
+
+        try overwrite(h, try #require(files["a/f2"]), with: "second change")
+        #expect(try snapshot(h, v1).bytesReused > 0, "copies again once a full pack is recorded")
+    }
+
+    /// A previous archive that its TOC does not describe (e.g. a crash between the two renames)
+    /// is not copied from: the snapshot packs everything and the archive is right.
+    @Test func aPreviousArchiveThatDoesNotMatchItsTOCIsNotCopiedFrom() throws {
+        let h = try harness()
+        let (v1, files) = try makeVersion(h)
+        _ = try snapshot(h, v1)
+        let handle = try #require(FileHandle(forUpdatingAtPath: h.directory + Self.archive))
+        try handle.seek(toOffset: 100)
+        try handle.write(contentsOf: Data([0xFF, 0xFF, 0xFF, 0xFF]))
+        try handle.close()
+        try overwrite(h, try #require(files["b/f0"]), with: "changed")
+        let next = try snapshot(h, v1)
+        #expect(next.bytesReused == 0)
+        _ = try extract(h, into: "x")
+        #expect(try String(contentsOfFile: h.directory + "/x/b/f0", encoding: .utf8).hasPrefix("changed"))
+    }
+
+    @Test func theChangeClockRunsForwardsFromItsFloor() {
+        var clock = ChangeClock(floor: Timespec.now().totalNanoseconds + 3_600_000_000_000)
+        let first = clock.now().totalNanoseconds
+        #expect(first > Timespec.now().totalNanoseconds + 3_500_000_000_000, "never below the floor")
+        #expect(clock.now().totalNanoseconds == first + 1)
+        #expect(clock.stamp(atLeast: 5) == first + 2, "a write's older time is moved after the last stamp")
+        let later = first + 1_000_000
+        #expect(clock.stamp(atLeast: later) == later)
+    }
+}
