@@ -71,12 +71,16 @@ extension Namespace {
     private func removeLocalCopyLocked(_ versionID: Int64) throws(FSError) {
         guard var version = versions[versionID] else { return }
         let toc = try tocLocked(version)
-        var inArchive: [String: ArchiveTOC.Entry] = [:]
-        for entry in toc.entries { inArchive[entry.path] = entry }
         let files = try versionTreeLocked(version).filter { $0.node.role == .file && $0.node.archivePath == nil }
         for (path, node) in files {
             let name = String(decoding: path, as: UTF8.self)
-            guard let entry = inArchive[name], entry.type == .file, Int64(entry.size) == node.size else {
+            let entry: ArchiveTOC.Entry?
+            do {
+                entry = try toc.entry(at: name)
+            } catch {
+                throw FSError(.ioError, "reading the TOC \(toc.path): \(error)")
+            }
+            guard let entry, entry.type == .file, Int64(entry.size) == node.size else {
                 throw FSError(.ioError, "\(name) is not in the uploaded archive as the catalog shows it")
             }
         }

@@ -28,7 +28,7 @@ final class FetchedFiles: @unchecked Sendable {
     // Guarded by `lock`:
     private var files: [Int64: CachedFile] = [:]
     private var pins: [Int64: Int] = [:]
-    private var tocs: [Int64: ArchiveTOC] = [:]
+    private var tocs: [Int64: LocalTOC] = [:]
     private var readErrors: [Int64: ReadError] = [:]
 
     /// Opens the cache at `root` as the last run left it: complete fetches are kept, interrupted ones removed.
@@ -120,14 +120,14 @@ final class FetchedFiles: @unchecked Sendable {
 
     // MARK: - TOCs
 
-    /// The version's parsed TOC, read from `path` once and kept.
-    func toc(_ versionID: Int64, at path: FilePath) throws -> ArchiveTOC {
-        if let toc = lock.withLock({ tocs[versionID] }) { return toc }
-        let toc = try ArchiveTOC.decode(from: try [UInt8](Data(contentsOf: URL(fileURLWithPath: path.string))))
+    /// The version's TOC at `path`, opened once and kept (format 2: its block index only).
+    func toc(_ versionID: Int64, at path: FilePath) throws -> LocalTOC {
+        if let toc = lock.withLock({ tocs[versionID] }), toc.path == path { return toc }
+        let toc = try LocalTOC(path: path)
         lock.withLock { tocs[versionID] = toc }
         return toc
     }
 
     /// Keeps a TOC just read from the bucket, or forgets one a new snapshot replaced (nil).
-    func setTOC(_ versionID: Int64, _ toc: ArchiveTOC?) { lock.withLock { tocs[versionID] = toc } }
+    func setTOC(_ versionID: Int64, _ toc: LocalTOC?) { lock.withLock { tocs[versionID] = toc } }
 }

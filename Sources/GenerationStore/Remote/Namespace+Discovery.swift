@@ -89,10 +89,9 @@ extension Namespace {
         for number in numbers where !knowsVersion(project, generation, number) {
             let key = "\(prefix)/v\(number).toc.json"
             let bytes = try Self.remoteCall { try await remote.get(key: key, range: nil) }
-            let toc: ArchiveTOC
+            let toc: LocalTOC
             do {
-                toc = try ArchiveTOC.decode(from: bytes)
-                try toc.validate()
+                toc = try saveRemoteTOC(bytes, stem: "\(prefix)/v\(number)")
             } catch {
                 logger.warning("skipping \(key) in the bucket: not a readable TOC (\(error))")
                 continue
@@ -101,7 +100,7 @@ extension Namespace {
                 try withLock { () throws(FSError) in
                     // Another listing (the one at connection, or a lookup's) may have added it meanwhile.
                     guard try versionLocked(project, generation, number) == nil else { return }
-                    try addRemoteVersionLocked(project: project, generation: generation, number: number, toc: toc, tocBytes: bytes)
+                    try addRemoteVersionLocked(project: project, generation: generation, number: number, toc: toc)
                 }
             } catch {
                 logger.warning("could not add \(prefix)/v\(number) found in the bucket: \(error)")

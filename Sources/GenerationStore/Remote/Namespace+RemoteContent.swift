@@ -16,6 +16,7 @@ private struct FetchRequest: Sendable {
     let versionID: Int64
     let archiveKey: String
     let path: String
+    /// The file's TOC entry, with the summary of the TOC it comes from.
     let toc: ArchiveTOC
 }
 
@@ -101,8 +102,8 @@ extension Namespace {
         for id in remoteOnly { try makeLocal(id) }
     }
 
-    /// The parsed TOC of a version's current archive, kept in memory once read.
-    func tocLocked(_ version: VersionRecord) throws(FSError) -> ArchiveTOC {
+    /// The TOC of a version's current archive, opened once and kept.
+    func tocLocked(_ version: VersionRecord) throws(FSError) -> LocalTOC {
         let path = try archivePathsLocked(version).toc
         do {
             return try fetched.toc(version.nodeID, at: path)
@@ -118,9 +119,18 @@ extension Namespace {
             return nil
         }
         if fetched.holds(id) { return nil }
+        let path = String(decoding: archivePath, as: UTF8.self)
+        let toc = try tocLocked(version)
+        let entry: ArchiveTOC.Entry?
+        do {
+            entry = try toc.entry(at: path)
+        } catch {
+            throw FSError(.ioError, "reading the TOC \(toc.path) of v\(version.number): \(error)")
+        }
+        guard let entry else { throw FSError(.ioError, "\(path) is not in the TOC of v\(version.number)") }
         return FetchRequest(
             nodeID: id, ino: node.ino, versionID: versionID, archiveKey: try remoteKeysLocked(version).archive,
-            path: String(decoding: archivePath, as: UTF8.self), toc: try tocLocked(version))
+            path: path, toc: ArchiveTOC(summary: toc.summary, entries: [entry]))
     }
 
     /// Fetches one file's members, verifies them and moves the result into the cache.

@@ -10,9 +10,7 @@ extension Namespace {
     /// Adds a version found in the bucket: sealed, uploaded, its tree from the TOC with every
     /// file's content left in the archive. Skipped (with a log line) when its generation id
     /// belongs to another project here.
-    func addRemoteVersionLocked(
-        project: String, generation: String, number: Int, toc: ArchiveTOC, tocBytes: [UInt8]
-    ) throws(FSError) {
+    func addRemoteVersionLocked(project: String, generation: String, number: Int, toc: LocalTOC) throws(FSError) {
         if try versionLocked(project, generation, number) != nil { return }
         let now = Timespec.now().totalNanoseconds
         let projects = try nodeLocked(Catalog.projectsID)
@@ -26,13 +24,7 @@ extension Namespace {
             return
         }
         let stem = "projects/\(project)/generations/\(generation)/v\(number)"
-        let tocPath = archivesRoot.string + "/" + stem + ".toc.json"
-        do {
-            try DataDirectory.makeDirectory(FilePath(tocPath).removingLastComponent(), intermediates: true)
-            try Data(tocBytes).write(to: URL(fileURLWithPath: tocPath), options: .atomic)
-        } catch {
-            throw FSError.wrapping(error, "saving the TOC of \(stem)")
-        }
+        let summary = toc.summary
         let generationNode = try ensureStructureLocked(project: project, generation: generation, under: projects)
         guard let generationID = generationNode.id else { return }
         let record = try writeCatalogLocked("adding \(stem) from the bucket") { db -> VersionRecord in
@@ -44,16 +36,16 @@ extension Namespace {
             try fixed.update(db)
             let record = VersionRecord(
                 nodeID: versionID, generationNodeID: generationID, number: number, sealed: true, createdAtNs: now,
-                updatedAtNs: now, dirty: false, archiveSize: Int64(toc.archiveSize), snapshottedAtNs: now, origin: .remote,
+                updatedAtNs: now, dirty: false, archiveSize: Int64(summary.archiveSize), snapshottedAtNs: now, origin: .remote,
                 localCopy: false)
             try record.insert(db)
             try self.insertTreeLocked(toc, version: fixed, db)
-            for (key, value) in toc.metadata ?? [:] {
+            for (key, value) in summary.metadata ?? [:] {
                 try ExtendedAttribute(nodeID: versionID, name: Data("user.\(key)".utf8), value: Data(value.utf8)).insert(db)
             }
             try UploadJob(
-                versionNodeID: versionID, state: .uploaded, bytesUploaded: Int64(toc.archiveSize),
-                bytesTotal: Int64(toc.archiveSize), enqueuedAtNs: now, nextAttemptAtNs: now, uploadedAtNs: now,
+                versionNodeID: versionID, state: .uploaded, bytesUploaded: Int64(summary.archiveSize),
+                bytesTotal: Int64(summary.archiveSize), enqueuedAtNs: now, nextAttemptAtNs: now, uploadedAtNs: now,
                 snapshotNs: now, published: true
             ).insert(db)
             return record
@@ -63,7 +55,21 @@ extension Namespace {
         if number > (latestVersion[generationID].flatMap { versions[$0] }?.number ?? 0) {
             latestVersion[generationID] = record.nodeID
         }
-        logger.info("found \(stem) in the bucket (\(toc.entries.count) entries): shown sealed, read on demand")
+        logger.info("found \(stem) in the bucket (\(summary.entryCount) entries): shown sealed, read on demand")
+    }
+
+    /// Keeps a TOC fetched from the bucket at the version's local TOC path and opens it there
+    /// (checked: a format-2 index, or a whole format-1 document). Without the namespace lock.
+    func saveRemoteTOC(_ bytes: [UInt8], stem: String) throws -> LocalTOC {
+        let path = FilePath(archivesRoot.string + "/" + stem + ".toc.json")
+        try DataDirectory.makeDirectory(path.removingLastComponent(), intermediates: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: path.string), options: .atomic)
+        do {
+            return try LocalTOC(path: path)
+        } catch {
+            Glibc.unlink(path.string)
+            throw error
+        }
     }
 
     /// The project and generation directories of a version from the bucket, made if missing.
@@ -96,7 +102,7 @@ extension Namespace {
     }
 
     /// The version's directories, files and symlinks from its TOC; missing parent directories are made.
-    private func insertTreeLocked(_ toc: ArchiveTOC, version: Node, _ db: Database) throws {
+    private func insertTreeLocked(_ toc: LocalTOC, version: Node, _ db: Database) throws {
         guard let versionID = version.id else { return }
         var directories: [String: Node] = ["": version]
         func directory(_ path: String, mtimeNs: Int64) throws -> Node {
@@ -109,11 +115,11 @@ extension Namespace {
             directories[path] = node
             return node
         }
-        for entry in toc.entries {
+        try toc.forEachEntry { entry in
             let (parentPath, name) = Self.split(entry.path)
             guard (try? NameRules.checkName(Array(name.utf8))) != nil, !entry.path.hasPrefix("/") else {
                 logger.warning("skipping \(entry.path) of a TOC in the bucket: not a valid name")
-                continue
+                return
             }
             let mtimeNs = entry.mtime.seconds * 1_000_000_000 + Int64(entry.mtime.nanoseconds)
             if entry.type == .directory {
@@ -126,7 +132,7 @@ extension Namespace {
                     try node.update(db)
                     directories[entry.path] = node
                 }
-                continue
+                return
             }
             let parent = try directory(parentPath, mtimeNs: mtimeNs)
             var node = Node.make(
