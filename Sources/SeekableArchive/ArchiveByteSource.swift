@@ -60,3 +60,16 @@ public struct FileByteSource: ArchiveByteSource {
         return bytes
     }
 }
+
+extension FileByteSource {
+    /// `bytes(in:)` with its error typed: everything it throws is an ArchiveError already.
+    func archiveBytes(in range: Range<UInt64>) throws(ArchiveError) -> [UInt8] {
+        do {
+            return try bytes(in: range)
+        } catch let error as ArchiveError {
+            throw error
+        } catch {
+            throw .io(operation: "pread", path: "<fd \(descriptor.rawValue)>", errno: error as? Errno ?? .ioError)
+        }
+    }
+}

@@ -31,7 +31,7 @@ public final class LocalTOC: Sendable {
         } catch {
             throw .io(operation: "lseek", path: path.string, errno: error as? Errno ?? .ioError)
         }
-        let fetch = Self.reader(source, path: path)
+        let fetch = { (range: Range<UInt64>) throws(ArchiveError) -> [UInt8] in try source.archiveBytes(in: range) }
         if size >= UInt64(TOCFooter.trailerLength),
             TOCFooter.footerOffset(trailerOf: try fetch((size - UInt64(TOCFooter.trailerLength))..<size)) != nil
         {
@@ -73,7 +73,7 @@ public final class LocalTOC: Sendable {
         if let kept = recentBlocks.withLock({ $0.last { $0.index == block } }) { return kept.entries }
         let descriptor = try FileIO.open(path, .readOnly)
         defer { try? descriptor.close() }
-        let bytes = try Self.reader(FileByteSource(descriptor: descriptor), path: path)(index.blocks[block].byteRange)
+        let bytes = try FileByteSource(descriptor: descriptor).archiveBytes(in: index.blocks[block].byteRange)
         let entries = try index.entries(inBlock: block, bytes: bytes)
         recentBlocks.withLock { kept in
             kept.removeAll { $0.index == block }
@@ -81,19 +81,5 @@ public final class LocalTOC: Sendable {
             if kept.count > Self.keptBlocks { kept.removeFirst() }
         }
         return entries
-    }
-
-    private static func reader(
-        _ source: FileByteSource, path: FilePath
-    ) -> (Range<UInt64>) throws(ArchiveError) -> [UInt8] {
-        { range throws(ArchiveError) in
-            do {
-                return try source.bytes(in: range)
-            } catch let error as ArchiveError {
-                throw error
-            } catch {
-                throw .io(operation: "pread", path: path.string, errno: error as? Errno ?? .ioError)
-            }
-        }
     }
 }

@@ -26,15 +26,7 @@ public final class TOCFileReader {
     public convenience init(path: FilePath) throws(ArchiveError) {
         let descriptor = try FileIO.open(path, .readOnly)
         let source = FileByteSource(descriptor: descriptor)
-        let fetch = { (range: Range<UInt64>) throws(ArchiveError) -> [UInt8] in
-            do {
-                return try source.bytes(in: range)
-            } catch let error as ArchiveError {
-                throw error
-            } catch {
-                throw .io(operation: "pread", path: path.string, errno: error as? Errno ?? .ioError)
-            }
-        }
+        let fetch = { (range: Range<UInt64>) throws(ArchiveError) -> [UInt8] in try source.archiveBytes(in: range) }
         let index: TOCFileIndex
         do throws(ArchiveError) {
             let size: Int64

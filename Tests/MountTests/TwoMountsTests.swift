@@ -108,9 +108,7 @@ import Testing
         let garbage = try makeTemporaryDirectory(prefix: "mt-bucket-bad") + "/toc.json"
         defer { removeTree((garbage as NSString).deletingLastPathComponent) }
         try Data("{not a toc".utf8).write(to: URL(fileURLWithPath: garbage))
-        try Shell.check(
-            "curl -sf -X POST -H 'Authorization: Bearer \(server.key)' -H 'Content-Type: application/json' "
-                + "--data-binary @\(Shell.quote(garbage)) \(server.url)/storage/v1/object/codebegen-projects/projects/p9/generations/g9/v1.toc.json")
+        try server.upload(garbage, as: "projects/p9/generations/g9/v1.toc.json", contentType: "application/json")
         try withMount("ListingA", start: false) { a in
             a.environmentOverrides = TwoMountsTests.environment(server)
             try a.start()
@@ -155,12 +153,8 @@ import Testing
         let json = try Shell.check("\(binary) toc \(work)/v1.toc.json").stdout
         #expect(json.contains("\"format_version\":1"), "\(json)")
         try json.write(toFile: "\(work)/old.toc.json", atomically: true, encoding: .utf8)
-        let object = "\(server.url)/storage/v1/object/codebegen-projects/projects/old/generations/g7/v1"
-        for (file, type, suffix) in [("v1.tar.gz", "application/gzip", "tar.gz"), ("old.toc.json", "application/json", "toc.json")] {
-            try Shell.check(
-                "curl -sf -X POST -H 'Authorization: Bearer \(server.key)' -H 'Content-Type: \(type)' "
-                    + "--data-binary @\(work)/\(file) \(object).\(suffix)")
-        }
+        try server.upload("\(work)/v1.tar.gz", as: "projects/old/generations/g7/v1.tar.gz", contentType: "application/gzip")
+        try server.upload("\(work)/old.toc.json", as: "projects/old/generations/g7/v1.toc.json", contentType: "application/json")
         try withMount("TOCFormat1", start: false) { fs in
             fs.environmentOverrides = TwoMountsTests.environment(server)
             try fs.start()

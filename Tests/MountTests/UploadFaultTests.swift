@@ -23,6 +23,13 @@ final class StorageServerProcess {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
+    /// Puts a local file into the bucket at `key`, as another mount or an earlier release would have.
+    func upload(_ file: String, as key: String, contentType: String) throws {
+        try Shell.check(
+            "curl -sf -X POST -H 'Authorization: Bearer \(self.key)' -H 'Content-Type: \(contentType)' "
+                + "--data-binary @\(Shell.quote(file)) \(url)/storage/v1/object/codebegen-projects/\(key)")
+    }
+
     /// The requests the server answered so far, one parsed access-log line each.
     func accessLog() -> [[String: Any]] {
         let text = (try? String(contentsOfFile: data + "/access.log", encoding: .utf8)) ?? ""

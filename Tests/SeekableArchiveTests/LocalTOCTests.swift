@@ -6,15 +6,7 @@ import Testing
 @testable import SeekableArchive
 
 @Suite struct LocalTOCTests {
-    private func generatedTOC() -> ArchiveTOC {
-        var tree = GeneratedTree(directories: 4, filesPerDirectory: 2500, seed: 11)
-        var entries: [ArchiveTOC.Entry] = []
-        while let entry = tree.next() { entries.append(entry) }
-        var toc = ArchiveTOC(entries: entries)
-        toc.archiveSize = tree.summary.archiveSize
-        toc.endMember = tree.summary.endMember
-        return toc
-    }
+    private func generatedTOC() -> ArchiveTOC { GeneratedTree.toc(directories: 4, filesPerDirectory: 2500, seed: 11) }
 
     @Test func bothFormatsAnswerTheSameLookupsAndListTheSameEntries() throws {
         let temp = try TemporaryDirectory("local-toc")

@@ -254,12 +254,7 @@ import Testing
 
     @Test func aCorruptedBlockIsAnInvalidTOC() throws {
         let temp = try TemporaryDirectory("toc2-flip")
-        var tree = GeneratedTree(directories: 3, filesPerDirectory: 999, seed: 3)
-        var entries: [ArchiveTOC.Entry] = []
-        while let entry = tree.next() { entries.append(entry) }
-        var toc = ArchiveTOC(entries: entries)
-        toc.archiveSize = tree.summary.archiveSize
-        toc.endMember = tree.summary.endMember
+        let toc = GeneratedTree.toc(directories: 3, filesPerDirectory: 999, seed: 3)
         let bytes = try toc.encodeFormat2()
         guard case .index(let index) = try TOCFileIndex.parse(tail: bytes, fileSize: UInt64(bytes.count)),
             index.blocks.count >= 2
@@ -476,6 +471,17 @@ struct GeneratedTree: IteratorProtocol {
         self.directories = directories
         self.filesPerDirectory = filesPerDirectory
         random = SeededGenerator(seed: seed)
+    }
+
+    /// The whole tree as one in-memory TOC.
+    static func toc(directories: Int, filesPerDirectory: Int, seed: UInt64) -> ArchiveTOC {
+        var tree = GeneratedTree(directories: directories, filesPerDirectory: filesPerDirectory, seed: seed)
+        var entries: [ArchiveTOC.Entry] = []
+        while let entry = tree.next() { entries.append(entry) }
+        var toc = ArchiveTOC(entries: entries)
+        toc.archiveSize = tree.summary.archiveSize
+        toc.endMember = tree.summary.endMember
+        return toc
     }
 
     /// Valid once every entry was taken: the archive ends after the last member.
