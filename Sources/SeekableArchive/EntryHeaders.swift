@@ -4,13 +4,16 @@
 ///
 /// A pax header is added only when needed: a path that is non-ASCII or does not fit the
 /// ustar name/prefix split, a link target that is non-ASCII or longer than 100 bytes, a size
-/// of 8 GiB or more, or an mtime that is negative, too large, or has nanoseconds.
+/// of 8 GiB or more, or an mtime that is negative, too large, or (with `subSecondMtimes`) has
+/// nanoseconds.
 enum EntryHeaders {
     /// The name of the pax header pseudo-entry (what Python's tarfile writes; readers ignore it).
     static let paxHeaderName = Array("././@PaxHeader".utf8)
 
     /// All header bytes (a multiple of 512) that precede the entry's data.
-    static func encode(_ entry: ArchiveEntry) -> [UInt8] {
+    /// `subSecondMtimes` false: the headers carry whole seconds (as GNU tar's own format does)
+    /// and the nanoseconds stay in the TOC only.
+    static func encode(_ entry: ArchiveEntry, subSecondMtimes: Bool = true) -> [UInt8] {
         var records: [(String, String)] = []
         var path = Array(entry.path.utf8)
         if entry.kind == .directory { path.append(0x2F) }  // tar marks directories with a trailing "/"
@@ -30,7 +33,8 @@ enum EntryHeaders {
             records.append(("size", String(size)))
         }
 
-        let mtime = entry.mtime
+        var mtime = entry.mtime
+        if !subSecondMtimes { mtime.nanoseconds = 0 }
         let mtimeFits =
             mtime.seconds >= 0 && UInt64(mtime.seconds) <= TarHeader.maxOctal(width: TarHeader.Field.mtime.width)
         if mtime.nanoseconds != 0 || !mtimeFits {

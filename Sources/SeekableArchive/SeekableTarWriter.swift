@@ -39,20 +39,29 @@ public final class SeekableTarWriter {
         /// inflates its neighbours too.
         public var smallFileGroupLimit: Int
 
+        /// true (the default): an mtime with nanoseconds gets a pax `mtime` record, so `tar -x`
+        /// restores it exactly. false: headers hold whole seconds, like GNU tar's own format, and
+        /// the nanoseconds are in the TOC only. A 1 KiB pax header per file written through the
+        /// mount (their mtimes all have nanoseconds) made archives of small files 2.4 × `tar -czf`'s.
+        public var subSecondMtimes: Bool
+
         /// What the mount's snapshots and `codebegenfs pack` use: regular files up to 128 KiB of
-        /// tar bytes share members of about 128 KiB. On 100-byte files, one member per file made
-        /// the archive 7.3 × `tar -czf`'s; 32 KiB groups 1.55 ×, 128 KiB 1.15 × (docs/benchmarks.md).
-        /// A read from the bucket then inflates at most 128 KiB around the file it wants.
-        public static let snapshot = Options(smallFileGroupLimit: 128 << 10)
+        /// tar bytes share members of about 128 KiB (on 100-byte files, one member per file made
+        /// the archive 7.3 × `tar -czf`'s; 32 KiB groups 1.55 ×, 128 KiB 1.15 ×), and whole-second
+        /// mtimes in the headers (docs/benchmarks.md). A read from the bucket then inflates at most
+        /// 128 KiB around the file it wants.
+        public static let snapshot = Options(smallFileGroupLimit: 128 << 10, subSecondMtimes: false)
 
         public init(
             compressionLevel: Int32 = 7,
             chunkSize: Int = 4 << 20,
-            smallFileGroupLimit: Int = 0
+            smallFileGroupLimit: Int = 0,
+            subSecondMtimes: Bool = true
         ) {
             self.compressionLevel = compressionLevel
             self.chunkSize = chunkSize
             self.smallFileGroupLimit = smallFileGroupLimit
+            self.subSecondMtimes = subSecondMtimes
         }
     }
 
@@ -277,7 +286,9 @@ public final class SeekableTarWriter {
             if entry.kind == .file {
                 try appendFile(entry, content: content, sourcePath: sourcePath)
             } else {
-                try appendToShared(entry, headers: EntryHeaders.encode(entry), content: nil, sourcePath: sourcePath)
+                try appendToShared(
+                    entry, headers: EntryHeaders.encode(entry, subSecondMtimes: options.subSecondMtimes), content: nil,
+                    sourcePath: sourcePath)
             }
         } catch {
             state = .failed(error.description)
@@ -287,7 +298,7 @@ public final class SeekableTarWriter {
     }
 
     private func appendFile(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError) {
-        let headers = EntryHeaders.encode(entry)
+        let headers = EntryHeaders.encode(entry, subSecondMtimes: options.subSecondMtimes)
         let tarBytes = UInt64(headers.count) + entry.size + UInt64(TarHeader.padding(for: entry.size))
         if options.smallFileGroupLimit > 0 && tarBytes <= UInt64(options.smallFileGroupLimit) {
             return try appendToShared(entry, headers: headers, content: content, sourcePath: sourcePath)

@@ -556,7 +556,7 @@ enum Surgery {
         }
         try change(&raw, &footer)
         var out: [UInt8] = []
-        let deflater = try GzipDeflater(level: 9)
+        let deflater = try GzipDeflater(level: TOCStreamEncoder.compressionLevel)
         func compress(_ content: [UInt8]) throws {
             try deflater.beginMember()
             try deflater.compress(content) { piece throws(ArchiveError) in out.append(contentsOf: piece) }

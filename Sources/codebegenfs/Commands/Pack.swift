@@ -21,6 +21,9 @@ struct Pack: ParsableCommand {
     @Option(help: "zlib compression level, 0-9.")
     var compressionLevel: Int32 = SeekableTarWriter.Options().compressionLevel
 
+    @Flag(help: "Keep mtime nanoseconds in the tar headers too (a pax record per such file); by default they are in the TOC only.")
+    var subSecondMtimes = false
+
     func validate() throws {
         guard (0...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 0...9") }
         guard smallFileGroupLimit >= 0 else { throw ValidationError("--small-file-group-limit must be 0 or more") }
@@ -29,7 +32,8 @@ struct Pack: ParsableCommand {
     func run() throws {
         let options = SeekableTarWriter.Options(
             compressionLevel: compressionLevel,
-            smallFileGroupLimit: smallFileGroupLimit
+            smallFileGroupLimit: smallFileGroupLimit,
+            subSecondMtimes: subSecondMtimes
         )
         let tocPath = Self.tocPath(forArchive: output)
         _ = try ArchivePacker.pack(
