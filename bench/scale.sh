@@ -6,8 +6,9 @@
 # after it), packing time, archive and TOC sizes, the snapshot after a one-file change, remount
 # time until the version is usable, and `find -type f` cold and hot.
 #
-# Usage (root): bash bench/scale.sh [N]      (N defaults to 1000000; CI runs it with 20000)
-# Environment: SKIP_BUILD=1 (use the existing release binary), CBFS_BIN=<binary to run>
+# Usage (root): bash bench/scale.sh [N]      (N defaults to 1000000; CI runs it with 100000 and MAX_RSS_MB=150)
+# Environment: SKIP_BUILD=1 (use the existing release binary), CBFS_BIN=<binary to run>,
+#   MAX_RSS_MB=<n>: exit 1 if the daemon's RSS ever went above n MB before the remount (CI: 150)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,6 +74,8 @@ import os, sys, time
 root, n, per_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 data = b"x" * 99 + b"\n"
 start = time.perf_counter()
+tenth, marks = max(n // 10, 1), []
+last = start
 for d in range(n // per_dir):
     directory = f"{root}/d{d:04d}"
     os.makedirs(directory, exist_ok=True)
@@ -80,7 +83,12 @@ for d in range(n // per_dir):
         fd = os.open(f"{directory}/f{i:04d}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.write(fd, data)
         os.close(fd)
-print(f"{n / (time.perf_counter() - start):.0f}")
+        done = d * per_dir + i + 1
+        if done % tenth == 0:
+            now = time.perf_counter()
+            marks.append(f"{tenth / (now - last):.0f}")
+            last = now
+print(f"{n / (time.perf_counter() - start):.0f} {'/'.join(marks)}")
 PY
 }
 timed() { local t0=$(now); "$@" >/dev/null; awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -97,9 +105,9 @@ mkdir -p "$MP/$VERSION_PATH"
 TREE="$MP/$VERSION_PATH/tree"
 PLAIN="$WORK/plain/tree"
 
-CREATE_PLAIN=$(create_tree "$PLAIN")  # first: the daemon's packing would compete with it
+read -r CREATE_PLAIN TENTHS_PLAIN <<<"$(create_tree "$PLAIN")"  # first: the daemon's packing would compete with it
 phase create
-CREATE_CBFS=$(create_tree "$TREE")
+read -r CREATE_CBFS TENTHS_CBFS <<<"$(create_tree "$TREE")"
 phase create-done
 sleep 1
 RSS_CREATED=$(last_mb create-done)
@@ -148,6 +156,7 @@ cat <<EOF
 | $N files of 100 bytes | codebegenfs | plain ext4 / GNU tar | ratio |
 |---|---|---|---|
 | create, one process (files/s) | $CREATE_CBFS | $CREATE_PLAIN | $(ratio "$CREATE_CBFS" "$CREATE_PLAIN") |
+| the same per tenth of the files | $TENTHS_CBFS | $TENTHS_PLAIN | |
 | daemon RSS after creating (MB) | $RSS_CREATED | — | |
 | daemon RSS while packing, peak (MB) | $(peak_mb pack) | — | |
 | daemon RSS idle after packing (MB) | $(last_mb idle) | — | |
@@ -163,3 +172,12 @@ cat <<EOF
 | find -type f cold (s) | $FIND_CBFS_COLD | $FIND_PLAIN_COLD | $(ratio "$FIND_CBFS_COLD" "$FIND_PLAIN_COLD") |
 | find -type f hot (s) | $FIND_CBFS_HOT | $FIND_PLAIN_HOT | $(ratio "$FIND_CBFS_HOT" "$FIND_PLAIN_HOT") |
 EOF
+
+if [[ -n ${MAX_RSS_MB:-} ]]; then
+    PEAK=$(peak_all_mb)
+    if (( PEAK > MAX_RSS_MB )); then
+        echo "scale.sh: the daemon's RSS reached $PEAK MB, over MAX_RSS_MB=$MAX_RSS_MB" >&2
+        exit 1
+    fi
+    echo "daemon RSS peak $PEAK MB: within MAX_RSS_MB=$MAX_RSS_MB"
+fi
