@@ -158,3 +158,63 @@ import Testing
         #expect(clock.stamp(atLeast: later) == later)
     }
 }
+
+/// A new version made from the previous one (files copied with their mtimes, a few changed)
+/// copies the previous version's members for the files whose content is the same.
+@Suite struct PreviousVersionReuseTests {
+    @Test func aCopiedVersionReusesThePreviousVersionsMembersForIdenticalFiles() throws {
+        let h = try Harness(directory: NSTemporaryDirectory() + "gs-prev-\(UUID().uuidString)") { directory in
+            var config = Configuration(dataDirectory: directory)
+            config.useCloudStorage = false
+            config.writeBackDelay = 0
+            return try GenerationFileSystem(
+                dataDirectory: try DataDirectory(FilePath(directory)), configuration: config, logger: Logger(label: "test"))
+        }
+        let fs = h.fileSystem
+        let generation = try h.generation()
+        let v1 = try h.mkdir(generation, "v1")
+        var texts: [String: String] = [:]
+        let d1 = try h.mkdir(v1, "src")
+        for index in 0..<400 {
+            let text = "file \(index)\n" + String(repeating: "generated line \(index)\n", count: 30)
+            texts["f\(index)"] = text
+            _ = try h.writeFile(d1, "f\(index)", text)
+        }
+        #expect(try fs.snapshotIfDirty(versionID: Int64(v1)))
+        let v1Full = try #require(fs.snapshots.lastPack)
+
+        // v2: the same files with the same mtimes and modes; f150 has other content of the same size
+        // (so only its sha256 tells), f9 is new content (they sit in different shared members).
+        let v2 = try h.mkdir(generation, "v2")
+        #expect(try fs.snapshotIfDirty(versionID: Int64(v2)), "packed empty first, as the snapshotter often does")
+        let d2 = try h.mkdir(v2, "src")
+        for index in 0..<400 {
+            var text = try #require(texts["f\(index)"])
+            if index == 150 { text = String(text.reversed()) }
+            if index == 9 { text = "new content\n" }
+            let ino = try h.writeFile(d2, "f\(index)", text)
+            let original = try h.lookup(d1, "f\(index)").attributes.mtime
+            _ = try fs.setattr(ino, changes: AttributeChanges(mtime: original))
+        }
+        _ = try fs.setattr(d2, changes: AttributeChanges(mtime: try fs.getattr(d1).attributes.mtime))
+        #expect(try fs.snapshotIfDirty(versionID: Int64(v2)))
+        let v2Pack = try #require(fs.snapshots.lastPack)
+        #expect(v2Pack.bytesReused > 0, "\(v2Pack)")
+        #expect(v2Pack.bytesCompressed < v1Full.bytesCompressed / 2, "only the changed files' members: \(v2Pack)")
+
+        let out = h.directory + "/x"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-xzf", h.directory + "/archives/projects/p1/generations/g1/v2.tar.gz", "-C", out]
+        try tar.run()
+        tar.waitUntilExit()
+        #expect(tar.terminationStatus == 0)
+        for index in [0, 150, 8, 9, 399] {
+            var expected = try #require(texts["f\(index)"])
+            if index == 150 { expected = String(expected.reversed()) }
+            if index == 9 { expected = "new content\n" }
+            #expect(try String(contentsOfFile: out + "/src/f\(index)", encoding: .utf8) == expected, "f\(index)")
+        }
+    }
+}

@@ -2,6 +2,7 @@
 // it compresses again.
 import Foundation
 import SeekableArchive
+import SystemPackage
 
 /// Feeds a snapshot's entries, in archive order, to the writer. A group of the previous archive
 /// (the entries of one shared gzip member, or one file with members of its own) whose entries
@@ -63,12 +64,26 @@ final class IncrementalPacker {
     }
 
     /// The entry was in the previous archive exactly as it is now: same header fields, and no
-    /// change stamped on it (ctime) after that archive's snapshot.
+    /// change stamped on it (ctime) after that archive's snapshot, or, from the previous
+    /// version's archive, the same content.
     private func isUnchanged(_ path: [UInt8], _ node: Node, was old: ArchiveTOC.Entry) -> Bool {
-        guard let previous, node.ctimeNs <= previous.unchangedUpTo else { return false }
+        guard let previous else { return false }
+        if case .changedBefore(let snapshotNs) = previous.trust, node.ctimeNs > snapshotNs { return false }
         let new = Self.entry(path, node)
-        return old.path == new.path && old.type == new.kind && old.mode == new.mode & 0o7777 && old.mtime == new.mtime
+        guard old.path == new.path && old.type == new.kind && old.mode == new.mode & 0o7777 && old.mtime == new.mtime
             && old.size == new.size && old.linkTarget == new.linkTarget
+        else { return false }
+        guard case .sameContent = previous.trust, node.role == .file else { return true }
+        return old.sha256 != nil && old.sha256 == contentDigest(node)
+    }
+
+    /// The sha256 of a file's blob, nil if it cannot be read (then it is compressed, and the
+    /// compression reports why).
+    private func contentDigest(_ node: Node) -> String? {
+        let path = blobs.path(node.ino)
+        guard let descriptor = try? FileDescriptor.open(path, .readOnly, options: .closeOnExec) else { return nil }
+        defer { try? descriptor.close() }
+        return try? FileDigest.sha256(of: descriptor, path: path.string)
     }
 
     static func entry(_ path: [UInt8], _ node: Node) -> ArchiveEntry {

@@ -104,8 +104,25 @@ extension Namespace: SnapshotSource {
             + "(project \(String(decoding: project.nameBytes, as: UTF8.self)))"
         return SnapshotPlan(
             version: version, title: title, changes: changes, archive: archive, toc: toc, tree: tree,
-            entryCount: entryCount, metadata: metadata,
-            previousSnapshotNs: fullPackNeeded.contains(version.nodeID) ? nil : version.snapshottedAtNs)
+            entryCount: entryCount, metadata: metadata, reuse: reuseSourcesLocked(version, archive: archive, toc: toc))
+    }
+
+    /// What a snapshot of `version` may copy from, in order of preference: its own archive
+    /// (unless an unclean stop makes ctimes untrustworthy), then the previous version's, file
+    /// contents compared (a new version is often packed empty before the tool copies the previous
+    /// version's files in, so the first archive with entries is used).
+    private func reuseSourcesLocked(_ version: VersionRecord, archive: FilePath, toc: FilePath) -> [SnapshotPlan.ReuseSource] {
+        if fullPackNeeded.contains(version.nodeID) { return [] }
+        var sources: [SnapshotPlan.ReuseSource] = []
+        if let snapshotNs = version.snapshottedAtNs {
+            sources.append(SnapshotPlan.ReuseSource(archive: archive, toc: toc, trust: .changedBefore(snapshotNs)))
+        }
+        if let previous = versions.values.first(where: {
+            $0.generationNodeID == version.generationNodeID && $0.number == version.number - 1
+        }), previous.localCopy, previous.snapshottedAtNs != nil, let paths = try? archivePathsLocked(previous) {
+            sources.append(SnapshotPlan.ReuseSource(archive: paths.archive, toc: paths.toc, trust: .sameContent))
+        }
+        return sources
     }
 
     /// The catalog as it is now, every change committed, for a tree walk without the lock.

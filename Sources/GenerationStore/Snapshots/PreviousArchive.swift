@@ -12,16 +12,23 @@ final class PreviousArchive {
         var byteRange: Range<UInt64>
     }
 
+    /// How an entry that comes again with the same header fields is known to be unchanged.
+    enum Trust: Sendable {
+        /// The version's own previous archive: entries whose ctime is at most this are as they were.
+        case changedBefore(Int64)
+        /// The previous version's archive: a file must have the same content (sha256 of its blob).
+        case sameContent
+    }
+
     let archive: FileDescriptor
-    /// Entries whose ctime is at most this were in the previous archive as they are now.
-    let unchangedUpTo: Int64
+    let trust: Trust
     private let toc: TOCFileReader
     private var lookahead: ArchiveTOC.Entry?
     private(set) var current: Group?
 
     /// Opens the archive and its TOC; throws when there is no usable pair (none yet, a format-1
     /// TOC, or a TOC that does not describe this archive file).
-    init(archive archivePath: FilePath, toc tocPath: FilePath, unchangedUpTo: Int64) throws {
+    init(archive archivePath: FilePath, toc tocPath: FilePath, trust: Trust) throws {
         let toc = try TOCFileReader(path: tocPath)
         let archive = try FileDescriptor.open(archivePath, .readOnly, options: .closeOnExec)
         do {
@@ -38,7 +45,7 @@ final class PreviousArchive {
         }
         self.archive = archive
         self.toc = toc
-        self.unchangedUpTo = unchangedUpTo
+        self.trust = trust
         lookahead = try toc.next()
         try advance()
     }

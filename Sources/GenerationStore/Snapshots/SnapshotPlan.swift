@@ -18,8 +18,15 @@ struct SnapshotPlan {
     let entryCount: Int
     /// The version's `user.*` xattrs, kept in the TOC so other mounts show them.
     let metadata: [String: String]
-    /// When the archive now at `archive` was recorded, if its unchanged members may be copied.
-    let previousSnapshotNs: Int64?
+    /// Earlier archives whose unchanged members may be copied, in order of preference: the first
+    /// that opens and holds entries is used.
+    let reuse: [ReuseSource]
+
+    struct ReuseSource {
+        var archive: FilePath
+        var toc: FilePath
+        var trust: PreviousArchive.Trust
+    }
 
     /// What packing did, for the log and for tests.
     struct Result {
@@ -41,12 +48,13 @@ struct SnapshotPlan {
             attributes: [.posixPermissions: 0o700])
         let temporaryArchive = FilePath(archive.string + ".tmp")
         let temporaryTOC = FilePath(toc.string + ".tmp")
-        let previous = previousSnapshotNs.flatMap { snapshotNs -> PreviousArchive? in
+        var previous: PreviousArchive?
+        for source in reuse where previous == nil && FileManager.default.fileExists(atPath: source.toc.string) {
             do {
-                return try PreviousArchive(archive: archive, toc: toc, unchangedUpTo: snapshotNs)
+                let candidate = try PreviousArchive(archive: source.archive, toc: source.toc, trust: source.trust)
+                if candidate.current != nil { previous = candidate }
             } catch {
-                log("v\(version.number): packing everything, the previous archive cannot be reused (\(error))")
-                return nil
+                log("v\(version.number): \(source.archive.lastComponent?.string ?? "") cannot be reused (\(error))")
             }
         }
         let tocWriter = try TOCFileWriter(output: temporaryTOC)
