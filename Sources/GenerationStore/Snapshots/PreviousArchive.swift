@@ -1,9 +1,9 @@
-// The version's archive before this snapshot, read as runs of entries that share gzip members.
+// An earlier archive a snapshot may copy from (the version's own, or the previous version's), read
+// as runs of entries that share gzip members.
 import SeekableArchive
 import SystemPackage
 
-/// The previous archive of a version and its format-2 TOC, read front to back in step with the
-/// new snapshot. Its entries come in groups: the entries of one shared member, or one file with
+/// An earlier archive and its format-2 TOC, read front to back in step with the new snapshot. Its entries come in groups: the entries of one shared member, or one file with
 /// members of its own. A group is the unit a snapshot can copy without compressing again.
 final class PreviousArchive {
     struct Group {
