@@ -108,9 +108,12 @@ extension Namespace {
         guard !added.isEmpty else { return }
         lock.lock()
         defer { lock.unlock() }
-        for node in added {
+        // Cached while there is room (an `rm -rf` that follows a listing finds names in memory),
+        // but a listing never evicts: at a million entries that churn cost more than it saved.
+        let room = Self.cachedNodesLimit - nodes.count
+        for (index, node) in added.enumerated() {
             guard let id = node.id else { continue }
-            if nodes[id] == nil { cacheLocked(node) }
+            if index < room, nodes[id] == nil { cacheLocked(node) }
             references.addLookup(id)
         }
     }
