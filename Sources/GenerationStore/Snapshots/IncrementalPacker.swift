@@ -1,13 +1,13 @@
-// Decides, entry by entry, what a snapshot copies from the version's previous archive and what
-// it compresses again.
+// Decides, entry by entry, what a snapshot copies from an earlier archive (the version's own, or
+// the previous version's) and what it compresses again.
 import Foundation
 import SeekableArchive
 import SystemPackage
 
-/// Feeds a snapshot's entries, in archive order, to the writer. A group of the previous archive
+/// Feeds a snapshot's entries, in archive order, to the writer. A group of the earlier archive
 /// (the entries of one shared gzip member, or one file with members of its own) whose entries
 /// all come again, unchanged and in the same order, is copied as compressed bytes; everything
-/// else is compressed from the blobs. With no previous archive, everything is compressed.
+/// else is compressed from the blobs. With no earlier archive, everything is compressed.
 final class IncrementalPacker {
     private let writer: SeekableTarWriter
     private let blobs: BlobStore
