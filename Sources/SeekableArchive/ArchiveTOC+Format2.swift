@@ -28,15 +28,6 @@ extension ArchiveTOC {
         var entries: [ArchiveTOC.Entry] = []
         entries.reserveCapacity(Int(min(index.summary.entryCount, UInt64(bytes.count))))
         while let entry = try reader.next() { entries.append(entry) }
-        let summary = index.summary
-        return ArchiveTOC(
-            formatVersion: summary.formatVersion,
-            chunkSize: summary.chunkSize,
-            archiveSize: summary.archiveSize,
-            archiveSHA256: summary.archiveSHA256,
-            entries: entries,
-            endMember: summary.endMember,
-            metadata: summary.metadata
-        )
+        return ArchiveTOC(summary: index.summary, entries: entries)
     }
 }

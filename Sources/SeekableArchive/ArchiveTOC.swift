@@ -5,8 +5,8 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The TOC stored beside an archive: format 1 `v<n>.toc.json` (one JSON document) or format 2
-/// `v<n>.toc` (blocks of binary records, see ``TOCFileWriter``). Formats: docs/STORAGE_FORMAT.md.
+/// The TOC stored beside an archive as `v<n>.toc.json`: format 1 (one JSON document) or format 2
+/// (blocks of binary records, see ``TOCFileWriter``). Formats: docs/STORAGE_FORMAT.md.
 ///
 /// This is the whole TOC in memory. For a million entries, stream instead: ``TOCFileWriter``
 /// (a ``TOCEntrySink``), ``TOCFileReader``, and ``TOCFileIndex`` to find one entry.
@@ -105,15 +105,7 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
 
     /// Format 1: compact JSON with sorted keys (the same TOC always encodes to the same bytes).
     /// `format_version` is whatever ``formatVersion`` holds: set it to 1 for a file older builds read.
-    public func encodeJSON() throws(ArchiveError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return Array(try encoder.encode(self))
-        } catch {
-            throw .invalidTOC(reason: "cannot encode: \(error)")
-        }
-    }
+    public func encodeJSON() throws(ArchiveError) -> [UInt8] { try TOCJSON.encode(self, what: "the TOC") }
 
     /// Decodes and checks a TOC of either format: format 2 is recognised by its trailer, anything
     /// else is read as format-1 JSON. A `format_version` this build does not read throws
@@ -123,25 +115,7 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
     /// TOC fresh from ``SeekableTarWriter`` (which stamps ``currentFormatVersion``).
     public static func decode(from bytes: [UInt8]) throws(ArchiveError) -> ArchiveTOC {
         if TOCFooter.hasTrailer(bytes) { return try decodeFormat2(bytes) }
-        struct VersionOnly: Decodable {
-            var formatVersion: Int
-            enum CodingKeys: String, CodingKey { case formatVersion = "format_version" }
-        }
-        let data = Data(bytes)
-        let decoder = JSONDecoder()
-        let version: Int
-        do {
-            version = try decoder.decode(VersionOnly.self, from: data).formatVersion
-        } catch {
-            throw .invalidTOC(reason: "no readable format_version: \(error)")
-        }
-        guard readableFormatVersions.contains(version) else { throw .unsupportedFormatVersion(version) }
-        let toc: ArchiveTOC
-        do {
-            toc = try decoder.decode(ArchiveTOC.self, from: data)
-        } catch {
-            throw .invalidTOC(reason: "\(error)")
-        }
+        let toc = try TOCJSON.decode(ArchiveTOC.self, from: bytes, versions: readableFormatVersions, what: "the TOC")
         try toc.validate()
         return toc
     }
@@ -192,5 +166,15 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
         case .directory:
             break
         }
+    }
+}
+
+extension ArchiveTOC {
+    /// A whole TOC from its summary and its entries (`entryCount` is not kept: it is `entries.count`).
+    public init(summary: TOCSummary, entries: [Entry]) {
+        self.init(
+            formatVersion: summary.formatVersion, chunkSize: summary.chunkSize, archiveSize: summary.archiveSize,
+            archiveSHA256: summary.archiveSHA256, entries: entries, endMember: summary.endMember,
+            metadata: summary.metadata)
     }
 }

@@ -33,9 +33,9 @@ public final class LocalTOC: Sendable {
         }
         let fetch = { (range: Range<UInt64>) throws(ArchiveError) -> [UInt8] in try source.archiveBytes(in: range) }
         if size >= UInt64(TOCFooter.trailerLength),
-            TOCFooter.footerOffset(trailerOf: try fetch((size - UInt64(TOCFooter.trailerLength))..<size)) != nil
+            TOCFooter.hasTrailer(try fetch((size - UInt64(TOCFooter.trailerLength))..<size))
         {
-            let index = try TOCFileReader.readIndex(fileSize: size, fetch: fetch)
+            let index = try TOCFileIndex.read(fileSize: size, fetch: fetch)
             content = .format2(index)
             summary = index.summary
         } else {

@@ -98,6 +98,29 @@ public struct TOCFileIndex: Sendable {
         }
     }
 
+    /// Reads the index of a TOC of `fileSize` bytes through `fetch` (byte ranges of the file, e.g.
+    /// HTTP Range requests): the suggested tail, then more if the footer is longer.
+    public static func read(
+        fileSize: UInt64,
+        fetch: (Range<UInt64>) throws(ArchiveError) -> [UInt8]
+    ) throws(ArchiveError) -> TOCFileIndex {
+        var length = min(TOCFileIndex.suggestedTailLength, fileSize)
+        while true {
+            let range = (fileSize - length)..<fileSize
+            let tail = try fetch(range)
+            guard tail.count == Int(length) else { throw .shortFetch(range: range, received: tail.count) }
+            switch try TOCFileIndex.parse(tail: tail, fileSize: fileSize) {
+            case .index(let index):
+                return index
+            case .needMore(let more):
+                guard more > length, more <= fileSize else {
+                    throw .invalidTOC(reason: "the footer needs \(more) bytes of a \(fileSize)-byte file")
+                }
+                length = more
+            }
+        }
+    }
+
     /// The block that would hold `path` (binary search on firstPath in ArchivePathOrder), nil if before the first.
     public func blockIndex(containing path: some Collection<UInt8>) -> Int? {
         // The last block whose first path is not after `path`.

@@ -35,7 +35,7 @@ public final class TOCFileReader {
             } catch {
                 throw ArchiveError.io(operation: "lseek", path: path.string, errno: error as? Errno ?? .ioError)
             }
-            index = try Self.readIndex(fileSize: UInt64(size), fetch: fetch)
+            index = try TOCFileIndex.read(fileSize: UInt64(size), fetch: fetch)
         } catch {
             try? descriptor.close()
             throw error
@@ -57,28 +57,6 @@ public final class TOCFileReader {
 
     deinit {
         if nextBlock < index.blocks.count { onEnd() }
-    }
-
-    /// Fetches the suggested tail, then more if the footer is longer.
-    static func readIndex(
-        fileSize: UInt64,
-        fetch: (Range<UInt64>) throws(ArchiveError) -> [UInt8]
-    ) throws(ArchiveError) -> TOCFileIndex {
-        var length = min(TOCFileIndex.suggestedTailLength, fileSize)
-        while true {
-            let range = (fileSize - length)..<fileSize
-            let tail = try fetch(range)
-            guard tail.count == Int(length) else { throw .shortFetch(range: range, received: tail.count) }
-            switch try TOCFileIndex.parse(tail: tail, fileSize: fileSize) {
-            case .index(let index):
-                return index
-            case .needMore(let more):
-                guard more > length, more <= fileSize else {
-                    throw .invalidTOC(reason: "the footer needs \(more) bytes of a \(fileSize)-byte file")
-                }
-                length = more
-            }
-        }
     }
 
     public var summary: TOCSummary { index.summary }

@@ -65,36 +65,10 @@ struct TOCFooter: Codable {
     }
 
     /// Compact JSON with sorted keys.
-    func encodeJSON() throws(ArchiveError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return Array(try encoder.encode(self))
-        } catch {
-            throw .invalidTOC(reason: "cannot encode the footer: \(error)")
-        }
-    }
+    func encodeJSON() throws(ArchiveError) -> [UInt8] { try TOCJSON.encode(self, what: "the footer") }
 
-    /// Reads `format_version` first, so a newer footer says so instead of failing on a field it lacks.
     static func decode(json: [UInt8]) throws(ArchiveError) -> TOCFooter {
-        struct VersionOnly: Decodable {
-            var formatVersion: Int
-            enum CodingKeys: String, CodingKey { case formatVersion = "format_version" }
-        }
-        let data = Data(json)
-        let decoder = JSONDecoder()
-        let version: Int
-        do {
-            version = try decoder.decode(VersionOnly.self, from: data).formatVersion
-        } catch {
-            throw .invalidTOC(reason: "footer has no readable format_version: \(error)")
-        }
-        guard version == 2 else { throw .unsupportedFormatVersion(version) }
-        do {
-            return try decoder.decode(TOCFooter.self, from: data)
-        } catch {
-            throw .invalidTOC(reason: "footer: \(error)")
-        }
+        try TOCJSON.decode(TOCFooter.self, from: json, versions: 2...2, what: "footer")
     }
 
     static func trailer(footerOffset: UInt64) -> [UInt8] {

@@ -42,6 +42,42 @@ import Testing
         }
     }
 
+    /// A one-file change in a packed tree: the next snapshot copies the other files' compressed
+    /// members (the daemon says how many bytes) and the archive still extracts to the tree.
+    @Test func aOneFileChangeIsPackedIncrementallyAndTheArchiveStillMatches() throws {
+        let source = try sourceTree()
+        defer { removeTree(source) }
+        try withMount { fs in
+            let version = try fs.makeVersion()
+            let status = "projects/p1/generations/g1/v1"
+            try Shell.check("cp -a \(Shell.quote(source))/. \(Shell.quote(version))/")
+            try waitForStatus(fs, status, "completed")
+            try Shell.check("echo changed >> \(Shell.quote(version))/README.md && echo changed >> \(Shell.quote(source))/README.md")
+            // "snapshot …: compressed C bytes, copied R compressed bytes from the previous archive"
+            let incremental = { () -> (line: Substring, compressed: Int, copied: Int)? in
+                for line in fs.logTail(1_000_000).split(separator: "\n").reversed()
+                where line.contains("compressed bytes from the previous archive") {
+                    let numbers = line.split(separator: " ").compactMap { Int($0) }
+                    if numbers.count >= 2, numbers[numbers.count - 1] > 0 {
+                        return (line, numbers[numbers.count - 2], numbers[numbers.count - 1])
+                    }
+                }
+                return nil
+            }
+            try fs.waitForStatus(status, "the change packed", timeout: 20) { _ in incremental() != nil }
+            try waitForStatus(fs, status, "completed")
+            let (line, compressed, copied) = try #require(incremental())
+            let archiveBytes = try #require(try fs.status(status)["archive_bytes"] as? Int)
+            #expect(copied > archiveBytes / 2, "most of the archive copied: \(line)")
+            #expect(compressed < 1 << 20, "one shared member compressed again, not the tree: \(line)")
+
+            let extracted = try makeTemporaryDirectory(prefix: "mt-snap-incr")
+            defer { removeTree(extracted) }
+            try Shell.check("curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar -xz -C \(Shell.quote(extracted))")
+            try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(extracted))")
+        }
+    }
+
     @Test func readingDownloadURLRightAfterAChangeSnapshotsFirst() throws {
         try withMount { fs in
             let version = try fs.makeVersion()

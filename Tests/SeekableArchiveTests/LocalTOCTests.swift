@@ -36,12 +36,8 @@ import Testing
         let temp = try TemporaryDirectory("local-toc-bad")
         let toc = generatedTOC()
         var bytes = try toc.encodeFormat2()
-        guard case .index(let index) = try TOCFileIndex.parse(tail: bytes, fileSize: UInt64(bytes.count)),
-            index.blocks.count >= 3
-        else {
-            Issue.record("expected several blocks")
-            return
-        }
+        let index = try TOCFormat2Tests.index(of: bytes)
+        try #require(index.blocks.count >= 3, "expected several blocks")
         bytes[Int(index.blocks[1].offset) + 20] ^= 0x5A
         let path = temp.sub("v1.toc.json")
         try Data(bytes).write(to: URL(fileURLWithPath: path.string))

@@ -20,23 +20,6 @@ import Testing
         try Fixtures.writeFile(root.appending("a0-large.bin"), Fixtures.semiCompressible(count: 300_000, seed: 7), mode: 0o600)
     }
 
-    /// The groups of an archive's TOC as a reuser sees them: the entries of one shared member,
-    /// or one file with members of its own.
-    private func groups(_ toc: ArchiveTOC) -> [(entries: [ArchiveTOC.Entry], range: Range<UInt64>)] {
-        var groups: [(entries: [ArchiveTOC.Entry], range: Range<UInt64>)] = []
-        for entry in toc.entries {
-            if entry.members.count == 1, let last = groups.last, last.entries.last?.members.count == 1,
-                last.entries[0].members[0].offset == entry.members[0].offset
-            {
-                groups[groups.count - 1].entries.append(entry)
-            } else {
-                let end = entry.members.map(\.byteRange.upperBound).max() ?? 0
-                groups.append(([entry], entry.members[0].offset..<end))
-            }
-        }
-        return groups
-    }
-
     @Test func copyingEveryMemberGivesTheSameArchiveByteForByte() throws {
         let temp = try TemporaryDirectory("reuse-all")
         try makeTree(temp.sub("tree"), count: 600)
@@ -45,9 +28,9 @@ import Testing
         defer { try? previous.close() }
 
         let writer = try SeekableTarWriter(output: temp.sub("v2.tar.gz"), options: .snapshot)
-        let groups = groups(first)
+        let groups = MemberGroups.of(first.entries)
         #expect(groups.count > 3, "several shared members and the large file's own")
-        for group in groups { try writer.appendReused(group.entries, byteRange: group.range, from: previous) }
+        for group in groups { try writer.appendReused(group.entries, byteRange: group.byteRange, from: previous) }
         let second = try writer.finish()
 
         #expect(second == first, "same TOC, offsets and digest")
@@ -68,9 +51,9 @@ import Testing
         let previous = try FileDescriptor.open(temp.sub("v1.tar.gz"), .readOnly)
         defer { try? previous.close() }
         let writer = try SeekableTarWriter(output: temp.sub("v2.tar.gz"), options: .snapshot)
-        for group in groups(first) {
+        for group in MemberGroups.of(first.entries) {
             if !group.entries.contains(where: { $0.path == changed }) {
-                try writer.appendReused(group.entries, byteRange: group.range, from: previous)
+                try writer.appendReused(group.entries, byteRange: group.byteRange, from: previous)
                 continue
             }
             for old in group.entries {
@@ -107,19 +90,19 @@ import Testing
         let first = try ArchivePacker.pack(directory: temp.sub("tree"), to: temp.sub("v1.tar.gz"), options: .snapshot)
         let previous = try FileDescriptor.open(temp.sub("v1.tar.gz"), .readOnly)
         defer { try? previous.close() }
-        let groups = groups(first)
+        let groups = MemberGroups.of(first.entries)
         let writer = try SeekableTarWriter(output: temp.sub("v2.tar.gz"), options: .snapshot)
         let firstGroup = groups[0]
-        let short = firstGroup.range.lowerBound..<(firstGroup.range.upperBound - 1)
+        let short = firstGroup.byteRange.lowerBound..<(firstGroup.byteRange.upperBound - 1)
         #expect(throws: ArchiveError.invalidEntry(path: firstGroup.entries[0].path, reason: "its members lie outside the bytes to reuse")) {
             try writer.appendReused(firstGroup.entries, byteRange: short, from: previous)
         }
         // The last group before the first: out of archive order.
         let late = groups[groups.count - 1]
-        try writer.appendReused(firstGroup.entries, byteRange: firstGroup.range, from: previous)
-        #expect(throws: ArchiveError.self) { try writer.appendReused(firstGroup.entries, byteRange: firstGroup.range, from: previous) }
-        for group in groups.dropFirst() { try writer.appendReused(group.entries, byteRange: group.range, from: previous) }
-        #expect(throws: ArchiveError.self) { try writer.appendReused(late.entries, byteRange: late.range, from: previous) }
+        try writer.appendReused(firstGroup.entries, byteRange: firstGroup.byteRange, from: previous)
+        #expect(throws: ArchiveError.self) { try writer.appendReused(firstGroup.entries, byteRange: firstGroup.byteRange, from: previous) }
+        for group in groups.dropFirst() { try writer.appendReused(group.entries, byteRange: group.byteRange, from: previous) }
+        #expect(throws: ArchiveError.self) { try writer.appendReused(late.entries, byteRange: late.byteRange, from: previous) }
         #expect(try writer.finish() == first, "the refused calls wrote nothing")
     }
 

@@ -71,7 +71,14 @@ extension Namespace {
     private func removeLocalCopyLocked(_ versionID: Int64) throws(FSError) {
         guard var version = versions[versionID] else { return }
         let toc = try tocLocked(version)
-        let files = try versionTreeLocked(version).filter { $0.node.role == .file && $0.node.archivePath == nil }
+        // In archive order, so that TOC lookups mostly hit the block read for the one before.
+        let files = try readCatalogLocked("reading a version's files") { db in
+            var files: [(path: [UInt8], node: Node)] = []
+            try VersionTreeWalk.walk(db, version: version.nodeID) { path, node in
+                if node.role == .file && node.archivePath == nil { files.append((path, node)) }
+            }
+            return files
+        }
         for (path, node) in files {
             let name = String(decoding: path, as: UTF8.self)
             let entry: ArchiveTOC.Entry?

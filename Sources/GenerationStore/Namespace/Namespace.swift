@@ -315,6 +315,11 @@ final class Namespace: @unchecked Sendable {
         node.versionID.flatMap { versions[$0] }
     }
 
+    /// Version `number` of the generation node `generation`, if it exists.
+    func versionLocked(generation: Int64, number: Int) -> VersionRecord? {
+        versions.values.first { $0.generationNodeID == generation && $0.number == number }
+    }
+
     /// Refuses any change inside a sealed version.
     func checkWritableLocked(_ node: Node) throws(FSError) {
         if let version = versionLocked(of: node), version.sealed {

@@ -89,18 +89,16 @@ extension Namespace {
         for number in numbers where !knowsVersion(project, generation, number) {
             let key = "\(prefix)/v\(number).toc.json"
             let bytes = try Self.remoteCall { try await remote.get(key: key, range: nil) }
-            let toc: LocalTOC
+            let fetched: FilePath
             do {
-                toc = try saveRemoteTOC(bytes, stem: "\(prefix)/v\(number)")
+                fetched = try saveFetchedTOC(bytes, stem: "\(prefix)/v\(number)")
             } catch {
                 logger.warning("skipping \(key) in the bucket: not a readable TOC (\(error))")
                 continue
             }
             do {
                 try withLock { () throws(FSError) in
-                    // Another listing (the one at connection, or a lookup's) may have added it meanwhile.
-                    guard try versionLocked(project, generation, number) == nil else { return }
-                    try addRemoteVersionLocked(project: project, generation: generation, number: number, toc: toc)
+                    try addRemoteVersionLocked(project: project, generation: generation, number: number, fetchedTOC: fetched)
                 }
             } catch {
                 logger.warning("could not add \(prefix)/v\(number) found in the bucket: \(error)")
@@ -140,7 +138,7 @@ extension Namespace {
         guard let node = try readCatalogLocked("looking up a generation", { try Node.generation($0, id: generation) }),
             let id = node.id
         else { return nil }
-        return versions.values.first { $0.generationNodeID == id && $0.number == number }
+        return versionLocked(generation: id, number: number)
     }
 }
 

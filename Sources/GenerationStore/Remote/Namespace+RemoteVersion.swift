@@ -9,8 +9,10 @@ import SystemPackage
 extension Namespace {
     /// Adds a version found in the bucket: sealed, uploaded, its tree from the TOC with every
     /// file's content left in the archive. Skipped (with a log line) when its generation id
-    /// belongs to another project here.
-    func addRemoteVersionLocked(project: String, generation: String, number: Int, toc: LocalTOC) throws(FSError) {
+    /// belongs to another project here, and skipped quietly when another listing added it
+    /// meanwhile. `fetchedTOC` (saveFetchedTOC) becomes the version's TOC only once it is added.
+    func addRemoteVersionLocked(project: String, generation: String, number: Int, fetchedTOC: FilePath) throws(FSError) {
+        defer { Glibc.unlink(fetchedTOC.string) }  // nothing left once renamed into place
         if try versionLocked(project, generation, number) != nil { return }
         let now = Timespec.now().totalNanoseconds
         let projects = try nodeLocked(Catalog.projectsID)
@@ -24,6 +26,15 @@ extension Namespace {
             return
         }
         let stem = "projects/\(project)/generations/\(generation)/v\(number)"
+        // The name is free now (no version of this number here), and the lock keeps it so.
+        let tocPath = FilePath(archivesRoot.string + "/" + stem + ".toc.json")
+        let toc: LocalTOC
+        do {
+            if Glibc.rename(fetchedTOC.string, tocPath.string) != 0 { throw Errno(rawValue: errno) }
+            toc = try LocalTOC(path: tocPath)
+        } catch {
+            throw FSError.wrapping(error, "saving the TOC of \(stem)")
+        }
         let summary = toc.summary
         let generationNode = try ensureStructureLocked(project: project, generation: generation, under: projects)
         guard let generationID = generationNode.id else { return }
@@ -58,18 +69,20 @@ extension Namespace {
         logger.info("found \(stem) in the bucket (\(summary.entryCount) entries): shown sealed, read on demand")
     }
 
-    /// Keeps a TOC fetched from the bucket at the version's local TOC path and opens it there
-    /// (checked: a format-2 index, or a whole format-1 document). Without the namespace lock.
-    func saveRemoteTOC(_ bytes: [UInt8], stem: String) throws -> LocalTOC {
-        let path = FilePath(archivesRoot.string + "/" + stem + ".toc.json")
+    /// Keeps a TOC fetched from the bucket beside the version's TOC path, under a name of its own
+    /// (a local version of that number may appear before the lock is taken), once it opens as a
+    /// TOC (a format-2 index, or a whole format-1 document). Without the namespace lock.
+    func saveFetchedTOC(_ bytes: [UInt8], stem: String) throws -> FilePath {
+        let path = FilePath(archivesRoot.string + "/" + stem + ".toc.json.fetched")
         try DataDirectory.makeDirectory(path.removingLastComponent(), intermediates: true)
         try Data(bytes).write(to: URL(fileURLWithPath: path.string), options: .atomic)
         do {
-            return try LocalTOC(path: path)
+            _ = try LocalTOC(path: path)
         } catch {
             Glibc.unlink(path.string)
             throw error
         }
+        return path
     }
 
     /// The project and generation directories of a version from the bucket, made if missing.

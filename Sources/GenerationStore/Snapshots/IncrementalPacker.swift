@@ -49,7 +49,7 @@ final class IncrementalPacker {
         matched = []
     }
 
-    private func reuse(_ group: PreviousArchive.Group) throws {
+    private func reuse(_ group: MemberGroup) throws {
         guard let previous else { return }
         try writer.appendReused(group.entries, byteRange: group.byteRange, from: previous.archive)
         matched = []

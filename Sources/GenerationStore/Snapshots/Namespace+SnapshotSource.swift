@@ -117,9 +117,8 @@ extension Namespace: SnapshotSource {
         if let snapshotNs = version.snapshottedAtNs {
             sources.append(SnapshotPlan.ReuseSource(archive: archive, toc: toc, trust: .changedBefore(snapshotNs)))
         }
-        if let previous = versions.values.first(where: {
-            $0.generationNodeID == version.generationNodeID && $0.number == version.number - 1
-        }), previous.localCopy, previous.snapshottedAtNs != nil, let paths = try? archivePathsLocked(previous) {
+        if let previous = versionLocked(generation: version.generationNodeID, number: version.number - 1),
+            previous.localCopy, previous.snapshottedAtNs != nil, let paths = try? archivePathsLocked(previous) {
             sources.append(SnapshotPlan.ReuseSource(archive: paths.archive, toc: paths.toc, trust: .sameContent))
         }
         return sources
@@ -134,30 +133,5 @@ extension Namespace: SnapshotSource {
         } catch {
             throw FSError.wrapping(error, "reading a version's files")
         }
-    }
-
-    /// Every user entry of a version with its path inside the version, in byte order of paths
-    /// (which puts each directory before its contents).
-    func versionTreeLocked(_ version: VersionRecord) throws(FSError) -> [(path: [UInt8], node: Node)] {
-        let rows = try readCatalogLocked("reading a version's files") { db in
-            try Node.filter(Node.Columns.versionID == version.nodeID).fetchAll(db)
-        }
-        var byID: [Int64: Node] = [:]
-        for row in rows { if let id = row.id { byID[id] = row } }
-        var paths: [Int64: [UInt8]] = [version.nodeID: []]
-        func path(_ node: Node) -> [UInt8]? {
-            guard let id = node.id else { return nil }
-            if let known = paths[id] { return known }
-            guard let parentID = node.parentID, let parent = byID[parentID], let parentPath = path(parent) else { return nil }
-            let full = parentPath.isEmpty ? node.nameBytes : parentPath + [UInt8(ascii: "/")] + node.nameBytes
-            paths[id] = full
-            return full
-        }
-        var entries: [(path: [UInt8], node: Node)] = []
-        for row in rows where row.role.isUserContent {
-            if let full = path(row) { entries.append((full, row)) }
-        }
-        entries.sort { $0.path.lexicographicallyPrecedes($1.path) }
-        return entries
     }
 }

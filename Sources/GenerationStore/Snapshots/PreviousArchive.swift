@@ -22,9 +22,8 @@ final class PreviousArchive {
 
     let archive: FileDescriptor
     let trust: Trust
-    private let toc: TOCFileReader
-    private var lookahead: ArchiveTOC.Entry?
-    private(set) var current: Group?
+    private var groups: MemberGroups
+    private(set) var current: MemberGroup?
 
     /// Opens the archive and its TOC; throws when there is no usable pair (none yet, a format-1
     /// TOC, or a TOC that does not describe this archive file).
@@ -39,36 +38,18 @@ final class PreviousArchive {
             else {
                 throw FSError(.ioError, "\(tocPath) does not describe the archive beside it")
             }
+            groups = try MemberGroups(next: toc.next)
+            current = try groups.nextGroup()
         } catch {
             try? archive.close()
             throw error
         }
         self.archive = archive
-        self.toc = toc
         self.trust = trust
-        lookahead = try toc.next()
-        try advance()
     }
 
     deinit { try? archive.close() }
 
     /// Moves to the next group; `current` is nil after the last.
-    func advance() throws {
-        guard let first = lookahead else {
-            current = nil
-            return
-        }
-        var entries = [first]
-        lookahead = try toc.next()
-        // Members shared by several entries: every entry of the run starts in the same member.
-        if first.members.count == 1 {
-            while let next = lookahead, next.members.count == 1, next.members[0].offset == first.members[0].offset {
-                entries.append(next)
-                lookahead = try toc.next()
-            }
-        }
-        let start = first.members[0].offset
-        let end = entries.flatMap(\.members).map(\.byteRange.upperBound).max() ?? start
-        current = Group(entries: entries, byteRange: start..<end)
-    }
+    func advance() throws { current = try groups.nextGroup() }
 }
