@@ -4,11 +4,13 @@
 # byte, remounted and searched. Prints, beside plain ext4 and GNU tar in the same run: files/s of
 # the creates, the daemon's RSS (sampled five times a second: after creating, peak while packing, idle
 # after it), packing time, archive and TOC sizes, the snapshot after a one-file change, remount
-# time until the version is usable, and `find -type f` cold and hot.
+# time until the version is usable, and `find -type f` cold and hot. Then a second mount reads the
+# version from a bundled server: one file cold, one directory, and `find` (bytes fetched, time, RSS).
 #
 # Usage (root): bash bench/scale.sh [N]      (N defaults to 1000000; CI runs it with 100000 and MAX_RSS_MB=150)
 # Environment: SKIP_BUILD=1 (use the existing release binary), CBFS_BIN=<binary to run>,
-#   MAX_RSS_MB=<n>: exit 1 if the daemon's RSS ever went above n MB before the remount (CI: 150)
+#   MAX_RSS_MB=<n>: exit 1 if the daemon's RSS went above n MB before the remount, or the second
+#   mount's while it read from the bucket (CI: 150)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,7 +21,7 @@ PER_DIR=1000
 if [[ -z ${CBFS_BIN:-} && ${SKIP_BUILD:-0} != 1 ]]; then
     (cd "$ROOT" && swift build -c release --product codebegenfs 2>&1 | tail -1)
 fi
-BIN=${CBFS_BIN:-$ROOT/.build/release/codebegenfs}
+BIN=$(realpath "${CBFS_BIN:-$ROOT/.build/release/codebegenfs}")
 
 source "$ROOT/bench/lib.sh"
 bench_workdir scale
@@ -150,6 +152,55 @@ REMOUNT_SECONDS=$(wait_usable "$VERSION_PATH/status.json")
 sleep 1.5
 REMOUNT_RSS=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$DAEMON/status")
 
+stop_daemon
+
+# The same version read from the bucket by a second mount on a fresh data directory: the archive
+# and TOC go to a bundled server (its service key passes through a file and the environment only),
+# then one file is read cold, one directory listed, and the whole version searched.
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$WORK" && exec env -u SUPABASE_SERVICE_KEY "$BIN" serve-storage --port "$PORT" --data "$WORK/server" \
+    --access-log "$WORK/access.log" >"$WORK/server.log" 2>&1) &
+PIDS+=($!)
+for _ in $(seq 300); do [[ -s $WORK/server/service_key ]] && break; sleep 0.05; done
+SERVICE_KEY=$(tr -d '\n' <"$WORK/server/service_key")
+(umask 077 && printf 'header = "Authorization: Bearer %s"\n' "$SERVICE_KEY" >"$WORK/curl-auth.conf")
+URL="http://127.0.0.1:$PORT"
+for _ in $(seq 300); do curl -sf -K "$WORK/curl-auth.conf" "$URL/storage/v1/bucket" >/dev/null 2>&1 && break; sleep 0.05; done
+REMOTE_VERSION=projects/remote/generations/g1/v1
+for suffix in tar.gz toc.json; do
+    curl -sf -K "$WORK/curl-auth.conf" -H "Content-Type: application/octet-stream" -T "$DATA/archives/$VERSION_PATH.$suffix" \
+        "$URL/storage/v1/object/codebegen-projects/$REMOTE_VERSION.$suffix" -o /dev/null
+done
+MP_REMOTE="$WORK/mnt-remote"
+mkdir -p "$MP_REMOTE"
+(cd "$WORK" && exec env USE_CLOUD_STORAGE=true SUPABASE_URL="$URL" SUPABASE_SERVICE_KEY="$SERVICE_KEY" \
+    "$BIN" mount "$MP_REMOTE" --foreground --data "$WORK/data-remote" >>"$WORK/remote.log" 2>&1) &
+REMOTE_DAEMON=$!
+PIDS+=("$REMOTE_DAEMON")
+for _ in $(seq 3000); do [[ -e $MP_REMOTE/$REMOTE_VERSION ]] && break; sleep 0.01; done
+rss_of() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+sent_since() { # access-log line -> bytes the server sent in GETs after it
+    tail -n +"$(($1 + 1))" "$WORK/access.log" |
+        awk -F'"bytes_sent":' '/"method":"GET"/ { split($2, a, ","); s += a[1] } END { print s + 0 }'
+}
+REMOTE_FILE="$MP_REMOTE/$REMOTE_VERSION/tree/d$(printf %04d $((N / PER_DIR / 2)))/f0500"
+REMOTE_DIR=$(dirname "$REMOTE_FILE")
+drop_caches
+REMOTE_READ_SECONDS=$(timed cat "$REMOTE_FILE")
+REMOTE_READ_BYTES=$(sent_since 0)  # discovery (the TOC's tail) included
+REMOTE_READ_RSS=$(rss_of "$REMOTE_DAEMON")
+LOG_LINES=$(wc -l <"$WORK/access.log")
+REMOTE_LS_SECONDS=$(timed ls "$REMOTE_DIR")
+REMOTE_LS_BYTES=$(sent_since "$LOG_LINES")
+LOG_LINES=$(wc -l <"$WORK/access.log")
+( peak=0; while kill -0 "$REMOTE_DAEMON" 2>/dev/null; do r=$(rss_of "$REMOTE_DAEMON"); (( r > peak )) && peak=$r; echo "$peak" >"$WORK/remote-peak"; sleep 0.2; done ) &
+REMOTE_FIND_SECONDS=$(timed find "$MP_REMOTE/$REMOTE_VERSION/tree" -type f)
+REMOTE_FIND_BYTES=$(sent_since "$LOG_LINES")
+sleep 0.5
+REMOTE_FIND_RSS=$(cat "$WORK/remote-peak")
+fusermount3 -u "$MP_REMOTE"
+wait "$REMOTE_DAEMON" || true
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 cat <<EOF
 
@@ -171,10 +222,14 @@ cat <<EOF
 | remount until usable (s); RSS then (MB) | $REMOUNT_SECONDS; $REMOUNT_RSS | — | |
 | find -type f cold (s) | $FIND_CBFS_COLD | $FIND_PLAIN_COLD | $(ratio "$FIND_CBFS_COLD" "$FIND_PLAIN_COLD") |
 | find -type f hot (s) | $FIND_CBFS_HOT | $FIND_PLAIN_HOT | $(ratio "$FIND_CBFS_HOT" "$FIND_PLAIN_HOT") |
+| from the bucket, second mount: cat one file cold (s; bytes fetched, TOC tail included; RSS MB) | $REMOTE_READ_SECONDS; $REMOTE_READ_BYTES; $REMOTE_READ_RSS | — | |
+| from the bucket: ls of its directory (s; bytes fetched) | $REMOTE_LS_SECONDS; $REMOTE_LS_BYTES | — | |
+| from the bucket: find -type f of the whole version (s; bytes fetched; RSS peak MB) | $REMOTE_FIND_SECONDS; $REMOTE_FIND_BYTES; $REMOTE_FIND_RSS | — | |
 EOF
 
 if [[ -n ${MAX_RSS_MB:-} ]]; then
     PEAK=$(peak_all_mb)
+    (( REMOTE_FIND_RSS > PEAK )) && PEAK=$REMOTE_FIND_RSS
     if (( PEAK > MAX_RSS_MB )); then
         echo "scale.sh: the daemon's RSS reached $PEAK MB, over MAX_RSS_MB=$MAX_RSS_MB" >&2
         exit 1

@@ -21,6 +21,8 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
     case checksumMismatch(path: String, expected: String, actual: String)
     /// The fetch returned a different number of bytes than the range asked for.
     case shortFetch(range: Range<UInt64>, received: Int)
+    /// A caller's fetch closure failed where the error cannot pass through (a partial ``LocalTOC``'s missing block).
+    case fetchFailed(range: Range<UInt64>, reason: String)
     /// No entry with this path is in the TOC.
     case notFound(path: String)
     /// The entry exists but is not a regular file, so it has no content to read.
@@ -52,6 +54,8 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
             return "sha256 mismatch for '\(path)': TOC says \(expected), content is \(actual)"
         case .shortFetch(let range, let received):
             return "fetch of archive bytes \(range.lowerBound)..<\(range.upperBound) returned \(received) bytes"
+        case .fetchFailed(let range, let reason):
+            return "fetching bytes \(range.lowerBound)..<\(range.upperBound) failed: \(reason)"
         case .notFound(let path):
             return "no entry '\(path)' in the archive"
         case .notARegularFile(let path):

@@ -102,6 +102,18 @@ enum CatalogMigrations {
                     INSERT INTO journal_state (id, committed_batch) VALUES (1, 0);
                     """)
         }
+        migrator.registerMigration("v6-unlisted-directories") { db in
+            // Directories of versions found in the bucket whose children are not in the catalog
+            // yet: they are added from the version's TOC when looked up or listed (Namespace+RemoteTree).
+            // toc_path: the directory's path in the TOC ('' for the version directory itself).
+            try db.execute(
+                sql: """
+                    CREATE TABLE unlisted_directory (
+                        node_id INTEGER PRIMARY KEY REFERENCES node(id) ON DELETE CASCADE,
+                        toc_path BLOB NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -155,6 +155,21 @@ struct ExtendedAttribute: Codable, Sendable, FetchableRecord, PersistableRecord 
     }
 }
 
+/// A row of `unlisted_directory`: a directory of a version found in the bucket whose children
+/// are not all in the catalog yet; they come from the TOC when looked up or listed.
+struct UnlistedDirectory: Codable, Sendable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "unlisted_directory"
+
+    var nodeID: Int64
+    /// The directory's path in the version's TOC; empty for the version directory.
+    var tocPath: Data
+
+    enum CodingKeys: String, CodingKey {
+        case nodeID = "node_id"
+        case tocPath = "toc_path"
+    }
+}
+
 enum VersionOrigin: String, Codable, Sendable, DatabaseValueConvertible {
     case local, remote
 }

@@ -67,45 +67,55 @@ extension Namespace {
 
     /// Leaves a version's content to its uploaded archive: each file's TOC path is recorded, then
     /// its blob and the local archive are deleted (the TOC stays: reads need it). Nothing is
-    /// removed unless every file is in the TOC with the size the catalog shows.
+    /// removed unless every file is in the TOC with the size the catalog shows. The version is
+    /// walked three times (check, record, delete) in archive order, so TOC lookups mostly hit the
+    /// block read for the file before, and nothing is held per file: a million-file version
+    /// costs no more memory than a small one.
     private func removeLocalCopyLocked(_ versionID: Int64) throws(FSError) {
         guard var version = versions[versionID] else { return }
         let toc = try tocLocked(version)
-        // In archive order, so that TOC lookups mostly hit the block read for the one before.
-        let files = try readCatalogLocked("reading a version's files") { db in
-            var files: [(path: [UInt8], node: Node)] = []
-            try VersionTreeWalk.walk(db, version: version.nodeID) { path, node in
-                if node.role == .file && node.archivePath == nil { files.append((path, node)) }
-            }
-            return files
-        }
-        for (path, node) in files {
-            let name = String(decoding: path, as: UTF8.self)
-            let entry: ArchiveTOC.Entry?
-            do {
-                entry = try toc.entry(at: name)
-            } catch {
-                throw FSError(.ioError, "reading the TOC \(toc.path): \(error)")
-            }
-            guard let entry, entry.type == .file, Int64(entry.size) == node.size else {
-                throw FSError(.ioError, "\(name) is not in the uploaded archive as the catalog shows it")
+        var files = 0
+        try readCatalogLocked("checking a version's files against its TOC") { db in
+            try VersionTreeWalk.walk(db, version: versionID) { path, node in
+                guard node.role == .file, node.archivePath == nil else { return }
+                try Self.checkUploaded(path, node, in: toc)
+                files += 1
             }
         }
         version.localCopy = false
         let saved = version
         try writeCatalogLocked("recording a removed local copy") { db in
+            // Only archive_path changes: the walk's cursors (by parent and name) are not disturbed.
             let statement = try db.cachedStatement(sql: "UPDATE node SET archive_path = ? WHERE id = ?")
-            for (path, node) in files { try statement.execute(arguments: [Data(path), node.id]) }
+            try VersionTreeWalk.walk(db, version: versionID) { path, node in
+                guard node.role == .file, node.archivePath == nil, let id = node.id else { return }
+                try statement.execute(arguments: [Data(path), id])
+            }
             try saved.update(db)
         }
         versions[versionID] = version
-        for (path, node) in files {
-            guard let id = node.id else { continue }
-            nodes[id]?.archivePath = Data(path)
-            blobs.remove(node.ino)
+        try readCatalogLocked("removing a version's blobs") { db in
+            try VersionTreeWalk.walk(db, version: versionID) { _, node in
+                guard node.role == .file, let id = node.id else { return }
+                if nodes[id] != nil { nodes[id]?.archivePath = node.archivePath }
+                blobs.remove(node.ino)
+            }
         }
         let archive = try archivePathsLocked(version).archive
         Glibc.unlink(archive.string)
-        logger.info("clean-up: removed the local copy of \(archive.lastComponent?.string ?? "") (\(files.count) files); it reads from the bucket")
+        logger.info("clean-up: removed the local copy of \(archive.lastComponent?.string ?? "") (\(files) files); it reads from the bucket")
+    }
+
+    private static func checkUploaded(_ path: [UInt8], _ node: Node, in toc: LocalTOC) throws(FSError) {
+        let name = String(decoding: path, as: UTF8.self)
+        let entry: ArchiveTOC.Entry?
+        do {
+            entry = try toc.entry(at: name)
+        } catch {
+            throw FSError(.ioError, "reading the TOC \(toc.path): \(error)")
+        }
+        guard let entry, entry.type == .file, Int64(entry.size) == node.size else {
+            throw FSError(.ioError, "\(name) is not in the uploaded archive as the catalog shows it")
+        }
     }
 }

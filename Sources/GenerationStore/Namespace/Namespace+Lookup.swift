@@ -8,9 +8,11 @@ extension Namespace {
         try NameRules.checkName(name)
         do {
             return try lookupHere(parent: parent, name: name)
-        } catch let error where error.errno == .noSuchFileOrDirectory && remote != nil {
+        } catch let error where error.errno == .noSuchFileOrDirectory {
+            // A version from the bucket is catalogued as it is used: the name may be in its TOC.
+            if try catalogueRemoteChild(parent: parent, name: name) { return try lookupHere(parent: parent, name: name) }
             // It may be another mount's, not listed yet.
-            guard listBucketIfDue(for: parent) else { throw error }
+            guard remote != nil, listBucketIfDue(for: parent) else { throw error }
             return try lookupHere(parent: parent, name: name)
         }
     }
@@ -67,6 +69,7 @@ extension Namespace {
     /// Opens a directory; its listing is taken by the first readdir, which pages through it by offset.
     public func opendir(_ ino: InodeNumber) throws(FSError) -> OpenedDirectory {
         listBucketIfDue(for: ino)
+        try catalogueRemoteDirectory(ino)
         return try withLock { () throws(FSError) -> OpenedDirectory in
             var insideVersion = false
             if let view = VirtualEntry(ino: ino) {

@@ -32,6 +32,8 @@ final class Namespace: @unchecked Sendable {
     let uploads: UploadQueue
     let fetched: FetchedFiles
     let listings: ListingSchedule
+    /// One discovery per version of the bucket however many listings find it at once.
+    let discoveries = SingleFlight<String>()
     let wakeups: Wakeups
     /// The bucket versions are uploaded to; nil when USE_CLOUD_STORAGE=false.
     let connection: RemoteConnection?

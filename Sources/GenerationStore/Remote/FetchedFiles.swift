@@ -22,7 +22,7 @@ struct ReadError: Sendable {
 final class FetchedFiles: @unchecked Sendable {
     let store: BlobStore
     /// One fetch per file however many readers ask at once.
-    let fetches = SingleFlight()
+    let fetches = SingleFlight<Int64>()
 
     private let lock = NSLock()
     // Guarded by `lock`:
@@ -120,10 +120,11 @@ final class FetchedFiles: @unchecked Sendable {
 
     // MARK: - TOCs
 
-    /// The version's TOC at `path`, opened once and kept (format 2: its block index only).
-    func toc(_ versionID: Int64, at path: FilePath) throws -> LocalTOC {
+    /// The version's TOC at `path`, opened once and kept (format 2: its block index only; a
+    /// partial copy fetches its missing blocks through `fetchMissing`).
+    func toc(_ versionID: Int64, at path: FilePath, fetchMissing: LocalTOC.RangeFetch?) throws -> LocalTOC {
         if let toc = lock.withLock({ tocs[versionID] }), toc.path == path { return toc }
-        let toc = try LocalTOC(path: path)
+        let toc = try LocalTOC(path: path, fetchMissing: fetchMissing)
         lock.withLock { tocs[versionID] = toc }
         return toc
     }

@@ -85,24 +85,36 @@ extension Namespace {
 
     private func listGeneration(_ remote: any ObjectStore, _ project: String, _ generation: String) throws {
         let prefix = "projects/\(project)/generations/\(generation)"
-        let numbers = try objects(remote, prefix).compactMap(Self.tocVersionNumber).sorted()
-        for number in numbers where !knowsVersion(project, generation, number) {
-            let key = "\(prefix)/v\(number).toc.json"
-            let bytes = try Self.remoteCall { try await remote.get(key: key, range: nil) }
-            let fetched: FilePath
-            do {
-                fetched = try saveFetchedTOC(bytes, stem: "\(prefix)/v\(number)")
-            } catch {
-                logger.warning("skipping \(key) in the bucket: not a readable TOC (\(error))")
-                continue
+        let tocs = try objects(remote, prefix).compactMap { object in Self.tocVersionNumber(object.name).map { ($0, object.size) } }
+        for (number, size) in tocs.sorted(by: { $0.0 < $1.0 }) where !knowsVersion(project, generation, number) {
+            // The listing at start and one a lookup asked for may find a version at once: one
+            // fetches its TOC and adds it, the other waits for that.
+            try discoveries.run("\(prefix)/v\(number)") { () throws(FSError) in
+                guard !knowsVersion(project, generation, number) else { return }
+                try addRemoteVersion(remote, project, generation, number, size: size)
             }
-            do {
-                try withLock { () throws(FSError) in
-                    try addRemoteVersionLocked(project: project, generation: generation, number: number, fetchedTOC: fetched)
-                }
-            } catch {
-                logger.warning("could not add \(prefix)/v\(number) found in the bucket: \(error)")
+        }
+    }
+
+    private func addRemoteVersion(
+        _ remote: any ObjectStore, _ project: String, _ generation: String, _ number: Int, size: Int64?
+    ) throws(FSError) {
+        let stem = "projects/\(project)/generations/\(generation)/v\(number)"
+        let fetched: FilePath
+        do {
+            fetched = try fetchTOC(remote, key: stem + ".toc.json", size: size, stem: stem)
+        } catch let error as ArchiveError {
+            logger.warning("skipping \(stem).toc.json in the bucket: not a readable TOC (\(error))")
+            return
+        } catch {
+            throw FSError.wrapping(error, "fetching \(stem).toc.json")
+        }
+        do {
+            try withLock { () throws(FSError) in
+                try addRemoteVersionLocked(project: project, generation: generation, number: number, fetchedTOC: fetched)
             }
+        } catch {
+            logger.warning("could not add \(stem) found in the bucket: \(error)")
         }
     }
 
@@ -112,8 +124,8 @@ extension Namespace {
             .filter { $0.isFolder && (try? NameRules.parseID(Array($0.name.utf8), what: "id")) != nil }.map(\.name)
     }
 
-    private func objects(_ remote: any ObjectStore, _ prefix: String) throws -> [String] {
-        try Self.remoteCall { try await remote.listAll(prefix: prefix) }.filter { !$0.isFolder }.map(\.name)
+    private func objects(_ remote: any ObjectStore, _ prefix: String) throws -> [ListEntry] {
+        try Self.remoteCall { try await remote.listAll(prefix: prefix) }.filter { !$0.isFolder }
     }
 
     /// `v<n>.toc.json` → n.

@@ -102,11 +102,13 @@ extension Namespace {
         for id in remoteOnly { try makeLocal(id) }
     }
 
-    /// The TOC of a version's current archive, opened once and kept.
+    /// The TOC of a version's current archive, opened once and kept. A version from the bucket
+    /// may have a partial copy: it fetches its missing blocks from the bucket's TOC.
     func tocLocked(_ version: VersionRecord) throws(FSError) -> LocalTOC {
         let path = try archivePathsLocked(version).toc
+        let fetchMissing = version.origin == .remote ? missingTOCBlocks(from: try remoteKeysLocked(version).toc) : nil
         do {
-            return try fetched.toc(version.nodeID, at: path)
+            return try fetched.toc(version.nodeID, at: path, fetchMissing: fetchMissing)
         } catch {
             throw FSError(.ioError, "reading the TOC \(path) of v\(version.number): \(error)")
         }

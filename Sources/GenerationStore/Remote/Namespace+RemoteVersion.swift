@@ -1,16 +1,17 @@
-// Adding a version found in the bucket (FileSystem+Discovery.swift lists the bucket): its
-// project and generation directories if missing, the version sealed and uploaded, and its tree
-// from the TOC with every file's content left in the archive (read on demand).
+// Adding a version found in the bucket (Namespace+Discovery.swift lists the bucket): its
+// project and generation directories if missing, the version sealed and uploaded, unlisted: its
+// tree is catalogued from the TOC as it is looked up and listed (Namespace+RemoteTree.swift),
+// every file's content left in the archive (read on demand).
 import Foundation
 import GRDB
 import SeekableArchive
+import SupabaseStorage
 import SystemPackage
 
 extension Namespace {
-    /// Adds a version found in the bucket: sealed, uploaded, its tree from the TOC with every
-    /// file's content left in the archive. Skipped (with a log line) when its generation id
+    /// Adds a version found in the bucket: sealed, uploaded, its tree left in the TOC until used. Skipped (with a log line) when its generation id
     /// belongs to another project here, and skipped quietly when another listing added it
-    /// meanwhile. `fetchedTOC` (saveFetchedTOC) becomes the version's TOC only once it is added.
+    /// meanwhile. `fetchedTOC` (fetchTOC) becomes the version's TOC only once it is added.
     func addRemoteVersionLocked(project: String, generation: String, number: Int, fetchedTOC: FilePath) throws(FSError) {
         defer { Glibc.unlink(fetchedTOC.string) }  // nothing left once renamed into place
         if try versionLocked(project, generation, number) != nil { return }
@@ -31,7 +32,7 @@ extension Namespace {
         let toc: LocalTOC
         do {
             if Glibc.rename(fetchedTOC.string, tocPath.string) != 0 { throw Errno(rawValue: errno) }
-            toc = try LocalTOC(path: tocPath)
+            toc = try LocalTOC(path: tocPath, fetchMissing: missingTOCBlocks(from: stem + ".toc.json"))
         } catch {
             throw FSError.wrapping(error, "saving the TOC of \(stem)")
         }
@@ -50,7 +51,7 @@ extension Namespace {
                 updatedAtNs: now, dirty: false, archiveSize: Int64(summary.archiveSize), snapshottedAtNs: now, origin: .remote,
                 localCopy: false)
             try record.insert(db)
-            try self.insertTreeLocked(toc, version: fixed, db)
+            try self.markUnlistedLocked(versionNode: versionID, db)
             for (key, value) in summary.metadata ?? [:] {
                 try ExtendedAttribute(nodeID: versionID, name: Data("user.\(key)".utf8), value: Data(value.utf8)).insert(db)
             }
@@ -69,20 +70,39 @@ extension Namespace {
         logger.info("found \(stem) in the bucket (\(summary.entryCount) entries): shown sealed, read on demand")
     }
 
-    /// Keeps a TOC fetched from the bucket beside the version's TOC path, under a name of its own
-    /// (a local version of that number may appear before the lock is taken), once it opens as a
-    /// TOC (a format-2 index, or a whole format-1 document). Without the namespace lock.
-    func saveFetchedTOC(_ bytes: [UInt8], stem: String) throws -> FilePath {
+    /// Fetches the TOC at `key` (`size` bytes, when the listing said) to a file of its own beside
+    /// the version's TOC path (a local version of that number may appear before the lock is
+    /// taken), once it opens as a TOC. A format-2 TOC larger than its tail is kept as a partial
+    /// copy: only the tail moves now, blocks when a lookup or a listing needs them. Anything
+    /// else (format 1, a small TOC) is fetched whole. Without the namespace lock.
+    func fetchTOC(_ remote: any ObjectStore, key: String, size: Int64?, stem: String) throws -> FilePath {
         let path = FilePath(archivesRoot.string + "/" + stem + ".toc.json.fetched")
         try DataDirectory.makeDirectory(path.removingLastComponent(), intermediates: true)
-        try Data(bytes).write(to: URL(fileURLWithPath: path.string), options: .atomic)
         do {
+            let tailLength = Int64(TOCFileIndex.suggestedTailLength)
+            if let size, size > tailLength,
+                case let tail = try Self.remoteCall({ try await remote.get(key: key, range: .suffix(tailLength)) }),
+                tail.count == Int(tailLength),
+                case .index? = try? TOCFileIndex.parse(tail: tail, fileSize: UInt64(size))
+            {
+                try LocalTOC.createPartial(at: path, size: UInt64(size), tail: tail)
+            } else {
+                let bytes = try Self.remoteCall { try await remote.get(key: key, range: nil) }
+                try Data(bytes).write(to: URL(fileURLWithPath: path.string), options: .atomic)
+            }
             _ = try LocalTOC(path: path)
         } catch {
             Glibc.unlink(path.string)
             throw error
         }
         return path
+    }
+
+    /// Where a partial TOC copy gets its missing blocks: Range requests for the TOC at `key`.
+    func missingTOCBlocks(from key: String) -> LocalTOC.RangeFetch? {
+        guard let remote else { return nil }
+        let source = RemoteRangeSource(store: remote, key: key)
+        return { range in try source.bytes(in: range) }
     }
 
     /// The project and generation directories of a version from the bucket, made if missing.
@@ -112,62 +132,6 @@ extension Namespace {
         var node = node
         try node.insert(db)
         return node
-    }
-
-    /// The version's directories, files and symlinks from its TOC; missing parent directories are made.
-    private func insertTreeLocked(_ toc: LocalTOC, version: Node, _ db: Database) throws {
-        guard let versionID = version.id else { return }
-        var directories: [String: Node] = ["": version]
-        func directory(_ path: String, mtimeNs: Int64) throws -> Node {
-            if let known = directories[path] { return known }
-            let (parentPath, name) = Self.split(path)
-            let parent = try directory(parentPath, mtimeNs: mtimeNs)
-            var node = Node.make(parent: parent, name: Array(name.utf8), role: .dir, owner: owner, now: mtimeNs)
-            node.versionID = versionID
-            try node.insert(db)
-            directories[path] = node
-            return node
-        }
-        try toc.forEachEntry { entry in
-            let (parentPath, name) = Self.split(entry.path)
-            guard (try? NameRules.checkName(Array(name.utf8))) != nil, !entry.path.hasPrefix("/") else {
-                logger.warning("skipping \(entry.path) of a TOC in the bucket: not a valid name")
-                return
-            }
-            let mtimeNs = entry.mtime.seconds * 1_000_000_000 + Int64(entry.mtime.nanoseconds)
-            if entry.type == .directory {
-                if var existing = directories[entry.path] {
-                    existing.mode = entry.mode & 0o7777
-                    try existing.update(db)
-                } else {
-                    var node = try directory(entry.path, mtimeNs: mtimeNs)
-                    node.mode = entry.mode & 0o7777
-                    try node.update(db)
-                    directories[entry.path] = node
-                }
-                return
-            }
-            let parent = try directory(parentPath, mtimeNs: mtimeNs)
-            var node = Node.make(
-                parent: parent, name: Array(name.utf8), role: entry.type == .symlink ? .symlink : .file, owner: owner,
-                now: mtimeNs)
-            node.mode = entry.mode & 0o7777
-            node.versionID = versionID
-            if entry.type == .symlink {
-                let target = Data((entry.linkTarget ?? "").utf8)
-                node.linkTarget = target
-                node.size = Int64(target.count)
-            } else {
-                node.size = Int64(entry.size)
-                node.archivePath = Data(entry.path.utf8)
-            }
-            try node.insert(db)
-        }
-    }
-
-    private static func split(_ path: String) -> (parent: String, name: String) {
-        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
-        return (String(path[..<slash]), String(path[path.index(after: slash)...]))
     }
 }
 

@@ -1,16 +1,16 @@
-// One fetch per file however many readers ask for it at the same time.
+// One fetch per file (or TOC) however many readers ask for it at the same time.
 import Foundation
 
 /// Runs one job per key at a time: callers arriving while it runs wait and share its outcome.
-final class SingleFlight: @unchecked Sendable {
+final class SingleFlight<Key: Hashable>: @unchecked Sendable {
     private final class Flight {
         var outcome: Result<Void, FSError>?
     }
 
     private let condition = NSCondition()
-    private var flights: [Int64: Flight] = [:]  // guarded by `condition`
+    private var flights: [Key: Flight] = [:]  // guarded by `condition`
 
-    func run(_ key: Int64, _ job: () throws(FSError) -> Void) throws(FSError) {
+    func run(_ key: Key, _ job: () throws(FSError) -> Void) throws(FSError) {
         condition.lock()
         if let flight = flights[key] {
             while flight.outcome == nil { condition.wait() }

@@ -49,7 +49,11 @@ struct SnapshotPlan {
         let temporaryArchive = FilePath(archive.string + ".tmp")
         let temporaryTOC = FilePath(toc.string + ".tmp")
         var previous: PreviousArchive?
-        for source in reuse where previous == nil && FileManager.default.fileExists(atPath: source.toc.string) {
+        // A version whose content is in the bucket only has no local archive to copy from.
+        for source in reuse
+        where previous == nil && FileManager.default.fileExists(atPath: source.toc.string)
+            && FileManager.default.fileExists(atPath: source.archive.string)
+        {
             do {
                 let candidate = try PreviousArchive(archive: source.archive, toc: source.toc, trust: source.trust)
                 if candidate.current != nil { previous = candidate }
