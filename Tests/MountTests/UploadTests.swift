@@ -110,4 +110,24 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: fs.dataDir + "/storage"))
         }
     }
+
+    /// Cloud storage turned on later: what was packed while it was off is uploaded then.
+    @Test func versionsPackedWithCloudStorageOffAreUploadedOnceItIsOn() throws {
+        let server = try StorageServerProcess()
+        try withMount(start: false) { fs in
+            try fs.start()
+            let version = try fs.makeVersion()
+            try Shell.check("echo packed-offline > \(Shell.quote(version))/a.txt")
+            try fs.waitForStatus("projects/p1/generations/g1/v1", "packed") { $0["status"] as? String == "completed" }
+            #expect(try fs.stop() == 0)
+
+            fs.environmentOverrides = TwoMountsTests.environment(server)
+            try fs.start()
+            try fs.waitForStatus("projects/p1/generations/g1/v1", "uploaded") { uploadState($0) == "uploaded" }
+            #expect(fs.logTail(100_000).contains("queued 1 versions packed while cloud storage was off for upload"))
+            let url = try Shell.check("cat \(Shell.quote(version))/download_url").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(url.hasPrefix("http://"))
+            #expect(try Shell.check("curl -sf \(Shell.quote(url)) | tar -xzO a.txt").stdout == "packed-offline\n")
+        }
+    }
 }

@@ -11,22 +11,25 @@ extension Namespace {
     /// Gives every file with a local blob the blob's size (and its mtime, if later), and marks
     /// the versions whose files changed for a new snapshot. One stat per local file.
     func recoverSizesFromBlobs() throws {
-        let files = try catalog.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT id, size, mtime_ns, version_id FROM node WHERE role = 'file' AND archive_path IS NULL")
-        }
-        if !files.isEmpty {
-            logger.notice("the last run did not stop cleanly: checking the sizes of \(files.count) files against their blobs")
-        }
+        var checked = 0
         var fixed: [(id: Int64, size: Int64, mtimeNs: Int64)] = []
         var versionIDs: Set<Int64> = []
-        for row in files {
-            let id: Int64 = row[0]
-            var info = stat()
-            guard stat(blobs.path(InodeNumber(id)).string, &info) == 0, Int64(info.st_size) != row[1] as Int64 else { continue }
-            let blobMtime = Timespec(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec))
-            fixed.append((id, Int64(info.st_size), max(row[2] as Int64, blobMtime.totalNanoseconds)))
-            if let versionID: Int64 = row[3] { versionIDs.insert(versionID) }
+        // A cursor: a million files are read one row at a time, not held.
+        try catalog.read { db in
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, size, mtime_ns, version_id FROM node WHERE role = 'file' AND archive_path IS NULL")
+            while let row = try rows.next() {
+                let id: Int64 = row[0]
+                checked += 1
+                var info = stat()
+                guard stat(blobs.path(InodeNumber(id)).string, &info) == 0, Int64(info.st_size) != row[1] as Int64 else { continue }
+                let blobMtime = Timespec(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec))
+                fixed.append((id, Int64(info.st_size), max(row[2] as Int64, blobMtime.totalNanoseconds)))
+                if let versionID: Int64 = row[3] { versionIDs.insert(versionID) }
+            }
+        }
+        if checked > 0 {
+            logger.notice("the last run did not stop cleanly: checked the sizes of \(checked) files against their blobs")
         }
         guard !fixed.isEmpty else { return }
         try catalog.write { db in

@@ -109,6 +109,7 @@ final class Namespace: @unchecked Sendable {
         let stoppedCleanly = dataDirectory.takeCleanStopMark()
         if !stoppedCleanly { try recoverSizesFromBlobs() }
         try uploads.resumeInterrupted()
+        try uploads.queueUnqueuedSnapshots()
         let all = try catalog.read(VersionRecord.all)
         for version in all { versions[version.nodeID] = version }
         changeClock = ChangeClock(floor: all.map { max($0.updatedAtNs, $0.snapshottedAtNs ?? 0) }.max() ?? 0)

@@ -93,6 +93,24 @@ public final class UploadQueue: @unchecked Sendable {
         }
     }
 
+    /// Queues the newest snapshot of every version of this mount that has none queued: those
+    /// packed while cloud storage was off (USE_CLOUD_STORAGE=false queues nothing).
+    func queueUnqueuedSnapshots() throws {
+        guard isEnabled else { return }
+        let now = Timespec.now().totalNanoseconds
+        let queued = try catalog.write { db -> Int in
+            try db.execute(
+                sql: """
+                    INSERT INTO upload_job (version_node_id, state, enqueued_at_ns, next_attempt_at_ns, snapshot_ns)
+                    SELECT node_id, 'pending', ?, ?, snapshotted_at_ns FROM version
+                    WHERE origin = 'local' AND snapshotted_at_ns IS NOT NULL
+                        AND node_id NOT IN (SELECT version_node_id FROM upload_job)
+                    """, arguments: [now, now])
+            return db.changesCount
+        }
+        if queued > 0 { logger.info("queued \(queued) versions packed while cloud storage was off for upload") }
+    }
+
     /// Jobs left `uploading` by a crash or an unmount are pending again.
     func resumeInterrupted() throws {
         let resumed = try catalog.write { db in
