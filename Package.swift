@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's fallocate and copy_file_range, which the Glibc module leaves out.
+        .systemLibrary(name: "CLinux"),
 
         // Pure formats: the seekable tar.gz writer/reader and its TOC.
         .target(
@@ -54,6 +56,7 @@ let package = Package(
             dependencies: [
                 "SeekableArchive",
                 "SupabaseStorage",
+                "CLinux",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),

@@ -157,6 +157,31 @@ func makeLowLevelOperations() -> fuse_lowlevel_ops {
         FuseContext.of(request).fileSystem.release(handle: info?.pointee.fh ?? 0)
         Reply.ok(request)
     }
+    ops.fallocate = { request, _, mode, offset, length, info in
+        let handle = info?.pointee.fh ?? 0
+        Reply.perform(request, "fallocate") { context in
+            try context.fileSystem.fallocate(
+                handle: handle, mode: FileAllocation(rawValue: mode), offset: Int64(offset), length: Int64(length))
+            Reply.ok(request)
+        }
+    }
+    // The kernel sends only SEEK_DATA (3) and SEEK_HOLE (4); it answers the other whences itself.
+    ops.lseek = { request, _, offset, whence, info in
+        let handle = info?.pointee.fh ?? 0
+        Reply.perform(request, "lseek") { context in
+            guard whence == 3 || whence == 4 else { throw FSError.invalid("lseek whence \(whence)") }
+            let found = try context.fileSystem.seek(handle: handle, from: Int64(offset), to: whence == 3 ? .data : .hole)
+            fuse_reply_lseek(request, off_t(found))
+        }
+    }
+    ops.copy_file_range = { request, _, offsetIn, infoIn, _, offsetOut, infoOut, length, _ in
+        let (source, target) = (infoIn?.pointee.fh ?? 0, infoOut?.pointee.fh ?? 0)
+        Reply.perform(request, "copy_file_range") { context in
+            let copied = try context.fileSystem.copyFileRange(
+                from: source, at: Int64(offsetIn), to: target, at: Int64(offsetOut), length: length)
+            fuse_reply_write(request, copied)
+        }
+    }
     ops.fsync = { request, _, dataOnly, info in
         let handle = info?.pointee.fh ?? 0
         Reply.perform(request, "fsync") { context in

@@ -155,7 +155,11 @@ struct OpenVersionSemanticsTests {
             #expect(Sys.writeFile(v + "/gone", content) == .ok)
             let fd = try Sys.open(v + "/gone", O_RDWR).get()
             defer { close(fd) }
+            var before = stat()
+            #expect(fstat(fd, &before) == 0 && before.st_nlink == 1)
             #expect(Sys.unlink(v + "/gone") == .ok)
+            var after = stat()
+            #expect(fstat(fd, &after) == 0 && after.st_nlink == 0, "an open file without a name has no links, as on ext4")
             #expect(Sys.list(v)?.contains("gone") == false)
             #expect(Sys.lstatOutcome(v + "/gone") == .ENOENT)
             #expect(try Sys.readAll(fd) == content)

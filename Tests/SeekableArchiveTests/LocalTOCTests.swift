@@ -238,13 +238,7 @@ import Testing
     /// Bytes of a block already fetched are damaged (or lost) on disk: the block is fetched again.
     @Test func aDamagedBlockInAPartialCopyIsFetchedAgain() throws {
         let temp = try TemporaryDirectory("local-toc-partial-damage")
-        let (toc, bytes, index) = try Self.partialFixture()
-        let partial = temp.sub("partial.toc")
-        _ = try Self.createPartial(partial, of: bytes)
-        let log = FetchLog(bytes)
-        let block = index.blocks[2]
-        let path = String(decoding: block.firstPath, as: UTF8.self)
-        let wanted = try #require(toc.entries.first { $0.path == path })
+        let (bytes, partial, log, block, path, wanted) = try Self.partialCopy(in: temp, lookingUpBlock: 2)
         #expect(try LocalTOC(path: partial, fetchMissing: log.fetch).entry(at: path) == wanted)
         #expect(try LocalTOC(path: partial, fetchMissing: log.fetch).entry(at: path) == wanted)
         #expect(log.ranges == [block.byteRange], "fetched once, then read from the file")
@@ -271,13 +265,7 @@ import Testing
     /// nothing: a later lookup with a working fetch answers.
     @Test func aFailingFetchThrowsFetchFailedAndALaterLookupWorks() throws {
         let temp = try TemporaryDirectory("local-toc-partial-fail")
-        let (toc, bytes, index) = try Self.partialFixture()
-        let partial = temp.sub("partial.toc")
-        _ = try Self.createPartial(partial, of: bytes)
-        let log = FetchLog(bytes)
-        let block = index.blocks[1]
-        let path = String(decoding: block.firstPath, as: UTF8.self)
-        let wanted = try #require(toc.entries.first { $0.path == path })
+        let (bytes, partial, log, block, path, wanted) = try Self.partialCopy(in: temp, lookingUpBlock: 1)
 
         log.setFailure(.throwing)
         let local = try LocalTOC(path: partial, fetchMissing: log.fetch)
@@ -560,6 +548,19 @@ extension LocalTOCTests {
     }
 
     /// A partial copy of `bytes` at `path` holding the last 64 KiB; returns where that tail starts.
+    /// A partial copy of the fixture in `temp`, its fetch log, and the first entry of block `number`.
+    static func partialCopy(in temp: TemporaryDirectory, lookingUpBlock number: Int) throws -> (
+        bytes: [UInt8], partial: FilePath, log: FetchLog, block: TOCFileIndex.Block, path: String, wanted: ArchiveTOC.Entry
+    ) {
+        let (toc, bytes, index) = try partialFixture()
+        let partial = temp.sub("partial.toc")
+        _ = try createPartial(partial, of: bytes)
+        let block = index.blocks[number]
+        let path = String(decoding: block.firstPath, as: UTF8.self)
+        let wanted = try #require(toc.entries.first { $0.path == path })
+        return (bytes, partial, FetchLog(bytes), block, path, wanted)
+    }
+
     static func createPartial(_ path: FilePath, of bytes: [UInt8]) throws -> UInt64 {
         let tail = Array(bytes.suffix(Int(TOCFileIndex.suggestedTailLength)))
         try LocalTOC.createPartial(at: path, size: UInt64(bytes.count), tail: tail)

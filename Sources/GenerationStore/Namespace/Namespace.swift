@@ -343,7 +343,9 @@ final class Namespace: @unchecked Sendable {
 
     func attributes(of node: Node) -> Attributes {
         Attributes(
-            ino: node.ino, kind: node.kind, mode: node.mode, nlink: 1, uid: node.uid, gid: node.gid,
+            // A file unlinked while open has no name left: no links, as on ext4.
+            ino: node.ino, kind: node.kind, mode: node.mode, nlink: node.kind == .file && node.parentID == nil ? 0 : 1,
+            uid: node.uid, gid: node.gid,
             size: node.kind == .directory ? 4096 : UInt64(node.size),
             atime: Timespec(totalNanoseconds: node.atimeNs), mtime: Timespec(totalNanoseconds: node.mtimeNs),
             ctime: Timespec(totalNanoseconds: node.ctimeNs))
