@@ -51,6 +51,9 @@ func filesEqual(_ a: String, _ b: String) throws -> Bool {
     @Test func oneGiBUploadAndDownloadStreamWithBoundedMemory() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
+        // The two 1 GiB files go now: the directory's own removal waits for the server to stop,
+        // which the test process may not live to see.
+        defer { for name in ["big.src", "big.dst"] { try? FileManager.default.removeItem(atPath: h.directory.file(name)) } }
         let size: Int64 = 1 << 30
         let src = h.directory.file("big.src")
         let chunk = patternBytes(1 << 20, seed: 42)
