@@ -94,13 +94,8 @@ public final class LocalTOC: Sendable {
 
     /// The entry at `path`, nil when the TOC has none.
     public func entry(at entryPath: String) throws(ArchiveError) -> ArchiveTOC.Entry? {
-        switch content {
-        case .format1(let toc, let positions, _):
-            return positions[Array(entryPath.utf8)].map { toc.entries[$0] }
-        case .format2(let index):
-            guard let block = index.blockIndex(containing: entryPath.utf8) else { return nil }
-            return try entries(ofBlock: block, index).first { $0.path.utf8.elementsEqual(entryPath.utf8) }
-        }
+        guard case .entry(let entry)? = try treeEntry(at: entryPath) else { return nil }
+        return entry
     }
 
     /// Every entry in TOC order; for format 2 one block is in memory at a time.

@@ -124,7 +124,7 @@ import Testing
         }
     }
 
-    /// Virtual files answer SEEK_DATA / SEEK_HOLE as one extent of data; a sealed version's files
+    /// Virtual files answer SEEK_DATA / SEEK_HOLE as one extent of data and `cp` copies them whole; a sealed version's files
     /// refuse fallocate, also through a descriptor opened before sealing.
     @Test func virtualFilesSeekAsOneExtentAndSealedVersionsRefuse() throws {
         try withMount { fs in
@@ -140,6 +140,9 @@ import Testing
                 """
             ).stdout
             #expect(seeks == "0 True\nNo such device or address\n", "\(seeks)")
+            // `cp` of a virtual file within the mount (copy_file_range first, then read) copies it whole.
+            try Shell.check("cp \(Shell.quote(version))/download_url \(Shell.quote(version))/url.copy")
+            #expect(try Sys.readText(version + "/url.copy") == (try Sys.readText(version + "/download_url")))
 
             // A descriptor opened before sealing is refused too (the handle checks at each call).
             let early = try Shell.check(

@@ -97,7 +97,7 @@ extension Namespace {
         try readCatalogLocked("removing a version's blobs") { db in
             try VersionTreeWalk.walk(db, version: versionID) { _, node in
                 guard node.role == .file, let id = node.id else { return }
-                if nodes[id] != nil { nodes[id]?.archivePath = node.archivePath }
+                nodes[id]?.archivePath = node.archivePath
                 blobs.remove(node.ino)
             }
         }

@@ -35,30 +35,21 @@ extension GenerationFileSystem {
         }
     }
 
-    /// copy_file_range(2) from one open file to another open for writing: between blobs the
-    /// kernel copies (no byte passes through this process); from a virtual file the bytes are
-    /// written. Returns the bytes copied (fewer at the source's end).
+    /// copy_file_range(2) from one open file to another open for writing, between their blobs
+    /// in the kernel: no byte passes through this process. Returns the bytes copied (fewer at
+    /// the source's end). From a virtual file, EOPNOTSUPP: FUSE then copies through read and write.
     public func copyFileRange(
         from source: UInt64, at sourceOffset: Int64, to target: UInt64, at targetOffset: Int64, length: Int
     ) throws(FSError) -> Int {
         guard sourceOffset >= 0, targetOffset >= 0 else { throw FSError.invalid("copy_file_range needs offsets >= 0") }
         let output = try openFiles.writableBlob(target)
+        guard case .blob(let input) = try openFiles.file(source) else {
+            throw FSError(.notSupported, "copy_file_range from a virtual file")
+        }
         guard blobs.hasRoom(for: length) else {
             throw FSError(.noSpace, "the disk holding the data directory cannot hold \(length) more bytes")
         }
-        let copied: Int
-        switch try openFiles.file(source) {
-        case .computed(let content):
-            let start = min(Int(clamping: sourceOffset), content.count)
-            let bytes = Array(content[start..<min(content.count, start + length)])
-            var result: Result<Int, FSError> = .success(0)
-            bytes.withUnsafeBytes { buffer in
-                result = Result { () throws(FSError) in try write(handle: target, offset: UInt64(targetOffset), data: buffer) }
-            }
-            return try result.get()
-        case .blob(let input):
-            copied = try BlobRanges.copy(from: input.descriptor, at: sourceOffset, to: output.descriptor, at: targetOffset, length: length)
-        }
+        let copied = try BlobRanges.copy(from: input.descriptor, at: sourceOffset, to: output.descriptor, at: targetOffset, length: length)
         if copied > 0 { openFiles.recordWrite(output, end: targetOffset + Int64(copied), at: .now()) }
         return copied
     }

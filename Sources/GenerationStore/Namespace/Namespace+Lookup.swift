@@ -6,19 +6,26 @@ extension Namespace {
     /// reference, which the kernel gives back with `forget`.
     public func lookup(parent: InodeNumber, name: [UInt8]) throws(FSError) -> Entry {
         try NameRules.checkName(name)
-        do {
-            return try lookupHere(parent: parent, name: name)
-        } catch let error where error.errno == .noSuchFileOrDirectory {
+        do throws(FSError) {
+            if let entry = try lookupHere(parent: parent, name: name) { return entry }
             // A version from the bucket is catalogued as it is used: the name may be in its TOC.
-            if try catalogueRemoteChild(parent: parent, name: name) { return try lookupHere(parent: parent, name: name) }
+            if try catalogueRemoteChild(parent: parent, name: name), let entry = try lookupHere(parent: parent, name: name) {
+                return entry
+            }
+            throw FSError.notFound()
+        } catch let error where error.errno == .noSuchFileOrDirectory {
             // It may be another mount's, not listed yet.
-            guard remote != nil, listBucketIfDue(for: parent) else { throw error }
-            return try lookupHere(parent: parent, name: name)
+            guard remote != nil, listBucketIfDue(for: parent), let entry = try lookupHere(parent: parent, name: name) else {
+                throw error
+            }
+            return entry
         }
     }
 
-    private func lookupHere(parent: InodeNumber, name: [UInt8]) throws(FSError) -> Entry {
-        try withLock { () throws(FSError) -> Entry in
+    /// The entry, ENOENT when it does not exist, or nil when it is not in the catalog but a
+    /// version from the bucket may still have it in its TOC (the only case that costs more).
+    private func lookupHere(parent: InodeNumber, name: [UInt8]) throws(FSError) -> Entry? {
+        try withLock { () throws(FSError) -> Entry? in
             if let view = VirtualEntry(ino: parent) {
                 return try lookupInViewLocked(view, name)
             }
@@ -28,6 +35,7 @@ extension Namespace {
                 return try virtualEntryLocked(virtual, sized: false)
             }
             guard let child = try childLocked(directory, name), let id = child.id else {
+                if versionLocked(of: directory)?.origin == .remote { return nil }
                 throw FSError.notFound()
             }
             cacheLocked(child)
@@ -69,9 +77,9 @@ extension Namespace {
     /// Opens a directory; its listing is taken by the first readdir, which pages through it by offset.
     public func opendir(_ ino: InodeNumber) throws(FSError) -> OpenedDirectory {
         listBucketIfDue(for: ino)
-        try catalogueRemoteDirectory(ino)
-        return try withLock { () throws(FSError) -> OpenedDirectory in
+        let (opened, fromBucket) = try withLock { () throws(FSError) -> (OpenedDirectory, Bool) in
             var insideVersion = false
+            var fromBucket = false
             if let view = VirtualEntry(ino: ino) {
                 guard try virtualEntryLocked(view).attributes.kind == .directory else {
                     throw FSError(.notDirectory, "not a directory")
@@ -80,9 +88,22 @@ extension Namespace {
                 let directory = try nodeLocked(ino: ino)
                 guard directory.kind == .directory else { throw FSError(.notDirectory, "not a directory") }
                 insideVersion = directory.versionID != nil
+                fromBucket = versionLocked(of: directory)?.origin == .remote
             }
-            return OpenedDirectory(handle: openFiles.addDirectory(DirectoryHandle(directoryID: ino)), cacheListing: insideVersion)
+            let opened = OpenedDirectory(handle: openFiles.addDirectory(DirectoryHandle(directoryID: ino)), cacheListing: insideVersion)
+            return (opened, fromBucket)
         }
+        // A directory of a version from the bucket may not be catalogued yet: its children come
+        // from the TOC before the first readdir lists them.
+        if fromBucket {
+            do {
+                try catalogueRemoteDirectory(ino)
+            } catch {
+                openFiles.removeDirectory(opened.handle)
+                throw error
+            }
+        }
+        return opened
     }
 
     /// Hands the entries from `offset` on to `add` until it returns false (its buffer is full).

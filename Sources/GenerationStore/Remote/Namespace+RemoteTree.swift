@@ -62,8 +62,7 @@ extension Namespace {
         try UnlistedDirectory(nodeID: id, tocPath: Data()).insert(db)
     }
 
-    /// The source of `ino`'s children when it is an unlisted directory; nil for anything else
-    /// (local versions cost no query: most lookups that miss are creates).
+    /// The source of `ino`'s children when it is an unlisted directory; nil for anything else.
     private func unlistedSourceLocked(_ ino: InodeNumber) throws(FSError) -> UnlistedSource? {
         guard ino > 0, ino < VirtualEntry.marker, let node = try? nodeLocked(ino: ino), node.kind == .directory,
             let id = node.id, let versionID = node.versionID, let version = versions[versionID], version.origin == .remote,
@@ -103,7 +102,7 @@ extension Namespace {
         case .impliedDirectory:
             node = Node.make(parent: parent, name: name, role: .dir, owner: owner, now: parent.mtimeNs)
         case .entry(let entry):
-            let mtimeNs = entry.mtime.seconds * 1_000_000_000 + Int64(entry.mtime.nanoseconds)
+            let mtimeNs = Timespec(seconds: entry.mtime.seconds, nanoseconds: Int64(entry.mtime.nanoseconds)).totalNanoseconds
             let role: NodeRole = entry.type == .directory ? .dir : entry.type == .symlink ? .symlink : .file
             node = Node.make(parent: parent, name: name, role: role, owner: owner, now: mtimeNs)
             node.mode = entry.mode & 0o7777

@@ -9,9 +9,9 @@ import SupabaseStorage
 import SystemPackage
 
 extension Namespace {
-    /// Adds a version found in the bucket: sealed, uploaded, its tree left in the TOC until used. Skipped (with a log line) when its generation id
-    /// belongs to another project here, and skipped quietly when another listing added it
-    /// meanwhile. `fetchedTOC` (fetchTOC) becomes the version's TOC only once it is added.
+    /// Adds a version found in the bucket: sealed, uploaded, its tree left in the TOC until used.
+    /// Skipped (with a log line) when its generation id belongs to another project here, and
+    /// skipped quietly when another listing added it meanwhile. `fetchedTOC` (fetchTOC) becomes the version's TOC only once it is added.
     func addRemoteVersionLocked(project: String, generation: String, number: Int, fetchedTOC: FilePath) throws(FSError) {
         defer { Glibc.unlink(fetchedTOC.string) }  // nothing left once renamed into place
         if try versionLocked(project, generation, number) != nil { return }

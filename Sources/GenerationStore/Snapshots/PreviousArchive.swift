@@ -3,15 +3,10 @@
 import SeekableArchive
 import SystemPackage
 
-/// An earlier archive and its format-2 TOC, read front to back in step with the new snapshot. Its entries come in groups: the entries of one shared member, or one file with
-/// members of its own. A group is the unit a snapshot can copy without compressing again.
+/// An earlier archive and its format-2 TOC, read front to back in step with the new snapshot.
+/// Its entries come in groups (`MemberGroups`): the entries of one shared member, or one file
+/// with members of its own. A group is the unit a snapshot can copy without compressing again.
 final class PreviousArchive {
-    struct Group {
-        var entries: [ArchiveTOC.Entry]
-        /// The group's members: compressed bytes of the previous archive.
-        var byteRange: Range<UInt64>
-    }
-
     /// How an entry that comes again with the same header fields is known to be unchanged.
     enum Trust: Sendable {
         /// The version's own previous archive: entries whose ctime is at most this are as they were.

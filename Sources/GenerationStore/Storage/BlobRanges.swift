@@ -22,7 +22,8 @@ enum BlobRanges {
 
     /// Copies up to `length` bytes between two blob files inside the kernel (ext4 may share or
     /// copy the blocks; nothing passes through this process). Returns the bytes copied, fewer
-    /// at the source's end. Falls back to read and write where the kernel cannot.
+    /// at the source's end. Where the kernel cannot (EXDEV, ENOSYS) the answer is EOPNOTSUPP,
+    /// and FUSE then copies through the mount's read and write.
     static func copy(
         from source: FileDescriptor, at sourceOffset: Int64, to target: FileDescriptor, at targetOffset: Int64, length: Int
     ) throws(FSError) -> Int {
@@ -36,37 +37,14 @@ enum BlobRanges {
                 copied += result
                 continue
             }
+            if errno == EINTR { continue }
+            if copied > 0 { break }
             switch errno {
-            case EINTR: continue
             case EXDEV, ENOSYS, EOPNOTSUPP:
-                return copied + (try copyThroughMemory(source, input, target, output, length - copied))
-            default: throw FSError(Errno(rawValue: errno), "copy_file_range between blobs")
+                throw FSError(.notSupported, "copy_file_range between blobs: \(Errno(rawValue: errno))")
+            default:
+                throw FSError(Errno(rawValue: errno), "copy_file_range between blobs")
             }
-        }
-        return copied
-    }
-
-    private static func copyThroughMemory(
-        _ source: FileDescriptor, _ sourceOffset: off_t, _ target: FileDescriptor, _ targetOffset: off_t, _ length: Int
-    ) throws(FSError) -> Int {
-        var buffer = [UInt8](repeating: 0, count: min(length, 1 << 20))
-        var copied = 0
-        while copied < length {
-            let wanted = min(buffer.count, length - copied)
-            let read = buffer.withUnsafeMutableBytes { pread(source.rawValue, $0.baseAddress, wanted, sourceOffset + off_t(copied)) }
-            if read < 0 && errno == EINTR { continue }
-            if read < 0 { throw FSError(Errno(rawValue: errno), "reading a blob to copy it") }
-            if read == 0 { break }
-            var written = 0
-            while written < read {
-                let result = buffer.withUnsafeBytes {
-                    pwrite(target.rawValue, $0.baseAddress! + written, read - written, targetOffset + off_t(copied + written))
-                }
-                if result < 0 && errno == EINTR { continue }
-                if result < 0 { throw FSError(Errno(rawValue: errno), "writing a blob copy") }
-                written += result
-            }
-            copied += read
         }
         return copied
     }
