@@ -45,6 +45,9 @@ public final class FuseMount {
         context = Unmanaged.passRetained(FuseContext(fileSystem: fileSystem, logger: logger))
         var mountOptions = "fsname=codebegenfs,subtype=codebegenfs,default_permissions"
         if options.allowOther { mountOptions += ",allow_other" }
+        // Device nodes open as on ext4 (libfuse mounts `nodev` by default). Only root may make
+        // them, and only root may mount with `dev`.
+        if geteuid() == 0 { mountOptions += ",dev" }
         for option in options.kernelOptions { mountOptions += ",\(option)" }
         for argument in ["codebegenfs", "-o", mountOptions] { fuse_opt_add_arg(&arguments, argument) }
         var operations = makeLowLevelOperations()

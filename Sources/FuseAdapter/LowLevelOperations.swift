@@ -75,8 +75,13 @@ func makeLowLevelOperations() -> fuse_lowlevel_ops {
             Reply.entry(request, entry, context.fileSystem)
         }
     }
-    ops.mknod = { request, _, _, _, _ in
-        Reply.error(request, FSError.notPermitted("only regular files, directories and symlinks can be created"), "mknod", FuseContext.of(request).logger)
+    ops.mknod = { request, parent, name, mode, rdev in
+        let name = nameBytes(name)
+        let who = caller(request)
+        Reply.perform(request, "mknod") { context in
+            let entry = try context.fileSystem.mknod(parent: parent, name: name, mode: UInt32(mode), rdev: UInt64(rdev), caller: who)
+            Reply.entry(request, entry, context.fileSystem)
+        }
     }
     ops.symlink = { request, target, parent, name in
         let target = nameBytes(target)

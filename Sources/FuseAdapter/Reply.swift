@@ -90,20 +90,25 @@ enum Reply {
     static func stat(_ attributes: Attributes) -> Glibc.stat {
         var status = Glibc.stat()
         status.st_ino = ino_t(attributes.ino)
-        // S_IFDIR, S_IFREG, S_IFLNK (both Glibc and the fuse headers declare them).
+        // S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK.
         let type: UInt32 =
             switch attributes.kind {
             case .directory: 0o040000
             case .file: 0o100000
             case .symlink: 0o120000
+            case .fifo: 0o010000
+            case .socket: 0o140000
+            case .characterDevice: 0o020000
+            case .blockDevice: 0o060000
             }
         status.st_mode = mode_t(type | attributes.mode)
         status.st_nlink = nlink_t(attributes.nlink)
+        status.st_rdev = dev_t(attributes.rdev)
         status.st_uid = attributes.uid
         status.st_gid = attributes.gid
         status.st_size = off_t(attributes.size)
         status.st_blksize = blksize_t(4096)
-        status.st_blocks = blkcnt_t((attributes.size + 511) / 512)
+        status.st_blocks = blkcnt_t(attributes.blocks ?? (attributes.size + 511) / 512)
         status.st_atim = timespec(tv_sec: Int(attributes.atime.seconds), tv_nsec: Int(attributes.atime.nanoseconds))
         status.st_mtim = timespec(tv_sec: Int(attributes.mtime.seconds), tv_nsec: Int(attributes.mtime.nanoseconds))
         status.st_ctim = timespec(tv_sec: Int(attributes.ctime.seconds), tv_nsec: Int(attributes.ctime.nanoseconds))

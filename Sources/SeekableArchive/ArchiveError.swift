@@ -31,7 +31,8 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidTOC(reason: String)
     /// The TOC was written by a format version this library does not read.
     case unsupportedFormatVersion(Int)
-    /// A directory being packed holds a file type tar entries here cannot express (socket, fifo, device).
+    /// A directory being packed holds a file type ``ArchivePacker`` does not archive (socket, fifo,
+    /// device: the writer takes FIFOs and devices, the packer does not make them).
     case unsupportedFileType(path: String)
     /// The writer's owner asked it to stop (``SeekableTarWriter/keepGoing``); the output is incomplete.
     case stopped
@@ -63,7 +64,9 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidTOC(let reason):
             return "invalid archive TOC: \(reason)"
         case .unsupportedFormatVersion(let version):
-            return "archive TOC format_version \(version) is not supported (this build reads 1 and 2)"
+            let readable = ArchiveTOC.readableFormatVersions.map(String.init)
+            let list = readable.dropLast().joined(separator: ", ") + " and " + (readable.last ?? "")
+            return "archive TOC format_version \(version) is not supported (this build reads \(list))"
         case .unsupportedFileType(let path):
             return "'\(path)' is not a regular file, directory or symlink"
         case .stopped:

@@ -1,9 +1,11 @@
 // A whole in-memory ArchiveTOC to and from format-2 bytes, through the same code as the file writer and reader.
 
 extension ArchiveTOC {
-    /// The format-2 bytes of this TOC, the same bytes ``TOCFileWriter`` would write for its entries
+    /// The format-2 (or 3) bytes of this TOC, the same bytes ``TOCFileWriter`` would write for its entries
     /// and ``summary``. Entries must be strictly increasing in ``ArchivePathOrder``.
+    /// The footer says 3 when an entry needs it, else 2, whatever ``formatVersion`` holds.
     public func encodeFormat2() throws(ArchiveError) -> [UInt8] {
+        try Self.validateHardLinkTargets(entries)
         final class Buffer {
             var bytes: [UInt8] = []
         }
@@ -28,6 +30,7 @@ extension ArchiveTOC {
         var entries: [ArchiveTOC.Entry] = []
         entries.reserveCapacity(Int(min(index.summary.entryCount, UInt64(bytes.count))))
         while let entry = try reader.next() { entries.append(entry) }
+        try validateHardLinkTargets(entries)
         return ArchiveTOC(summary: index.summary, entries: entries)
     }
 }

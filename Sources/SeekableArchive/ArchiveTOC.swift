@@ -11,9 +11,14 @@ import Foundation
 /// This is the whole TOC in memory. For a million entries, stream instead: ``TOCFileWriter``
 /// (a ``TOCEntrySink``), ``TOCFileReader``, and ``TOCFileIndex`` to find one entry.
 public struct ArchiveTOC: Codable, Equatable, Sendable {
+    /// What writers stamp on a TOC whose entries format 2 can hold: files with one name,
+    /// directories and symlinks. Older builds read it.
     public static let currentFormatVersion = 2
+    /// What writers stamp instead when an entry needs format 3: a hard link, a FIFO, a device
+    /// node, a file with `links` (more than one name), or a path or link target that is not UTF-8.
+    public static let linksDevicesAndByteNamesFormatVersion = 3
     /// The versions ``decode(from:)`` and ``validate()`` accept.
-    public static let readableFormatVersions: ClosedRange<Int> = 1...2
+    public static let readableFormatVersions: ClosedRange<Int> = 1...3
 
     /// One gzip member, or the part of one that belongs to an entry.
     public struct Member: Codable, Equatable, Sendable {
@@ -48,23 +53,62 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
         }
     }
 
-    public struct Entry: Codable, Equatable, Sendable {
-        public var path: String
+    /// One entry of the TOC. Names are bytes, as in ``ArchiveEntry``: ``pathBytes`` and
+    /// ``linkTargetBytes`` are stored and compared; ``path`` and ``linkTarget`` are their UTF-8
+    /// views (lossy for names that are not UTF-8). JSON: ArchiveTOC+EntryCoding.swift.
+    public struct Entry: Equatable, Sendable, BytePathed {
+        public var pathBytes: [UInt8]
         public var type: ArchiveEntry.Kind
         public var mode: UInt32
         public var size: UInt64
         public var mtime: ArchiveTimestamp
-        public var linkTarget: String?
+        /// Symlinks: the target. Hard links: the path of the earlier `.file` entry carrying the data.
+        public var linkTargetBytes: [UInt8]?
         /// Lowercase hex sha256 of the content; regular files only.
         public var sha256: String?
-        /// Members in data order. Files: they cover `0..<size` without gaps. Directories and
-        /// symlinks: the one member holding their header, with no data.
+        /// Members in data order. Files: they cover `0..<size` without gaps. Other kinds: the one
+        /// member holding their header, with no data.
         public var members: [Member]
+        /// Character and block devices only.
+        public var device: ArchiveDevice?
+        /// Files only: the names the file's inode has in the version, when more than one (nil means 1).
+        public var links: UInt32?
 
-        enum CodingKeys: String, CodingKey {
-            case path, type, mode, size, mtime, sha256, members
-            case linkTarget = "link_target"
+        public init(
+            pathBytes: [UInt8], type: ArchiveEntry.Kind, mode: UInt32, size: UInt64, mtime: ArchiveTimestamp,
+            linkTargetBytes: [UInt8]? = nil, sha256: String? = nil, members: [Member], device: ArchiveDevice? = nil,
+            links: UInt32? = nil
+        ) {
+            self.pathBytes = pathBytes
+            self.type = type
+            self.mode = mode
+            self.size = size
+            self.mtime = mtime
+            self.linkTargetBytes = linkTargetBytes
+            self.sha256 = sha256
+            self.members = members
+            self.device = device
+            self.links = links
         }
+
+        public init(
+            path: String, type: ArchiveEntry.Kind, mode: UInt32, size: UInt64, mtime: ArchiveTimestamp,
+            linkTarget: String? = nil, sha256: String? = nil, members: [Member], device: ArchiveDevice? = nil,
+            links: UInt32? = nil
+        ) {
+            self.init(
+                pathBytes: Array(path.utf8), type: type, mode: mode, size: size, mtime: mtime,
+                linkTargetBytes: linkTarget.map { Array($0.utf8) }, sha256: sha256, members: members,
+                device: device, links: links)
+        }
+
+        /// True when the path and the link target (if any) are valid UTF-8, which format 2 requires.
+        var namesAreUTF8: Bool {
+            NameBytes.isUTF8(pathBytes) && (linkTargetBytes.map { NameBytes.isUTF8($0) } ?? true)
+        }
+
+        /// True when format 2 cannot hold this entry: a format-3 kind, `links`, or a name that is not UTF-8.
+        var needsFormat3: Bool { type.needsFormat3 || links != nil || !namesAreUTF8 }
     }
 
     public var formatVersion: Int
@@ -125,11 +169,34 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
     public func validate() throws(ArchiveError) {
         try summary.validate()
         for entry in entries { try Self.validate(entry, archiveSize: archiveSize) }
+        try Self.validateHardLinkTargets(entries)
+    }
+
+    /// Each hard link names an earlier `.file` entry. Costs one pass when there are no hard links.
+    static func validateHardLinkTargets(_ entries: [Entry]) throws(ArchiveError) {
+        let targets = Set(entries.lazy.filter { $0.type == .hardLink }.compactMap(\.linkTargetBytes))
+        guard !targets.isEmpty else { return }
+        var filesSeen: Set<[UInt8]> = []
+        for entry in entries {
+            switch entry.type {
+            case .file where targets.contains(entry.pathBytes):
+                filesSeen.insert(entry.pathBytes)
+            case .hardLink:
+                guard let target = entry.linkTargetBytes, filesSeen.contains(target) else {
+                    throw .invalidTOC(
+                        reason: "hard link '\(entry.path)' names '\(entry.linkTarget ?? "")', not an earlier file entry")
+                }
+            default:
+                break
+            }
+        }
     }
 
     /// The checks of one entry, shared by ``validate()`` and ``TOCFileReader``: members lie in the
-    /// archive and cover a file's data in order, files have a sha256, symlinks a target, and the
-    /// mtime's nanoseconds are below one second.
+    /// archive and cover a file's data in order, files have a sha256, symlinks and hard links a
+    /// target, devices (and nothing else) a device number, `links` only on files and at least 2,
+    /// and the mtime's nanoseconds are below one second. Whether a hard link's target is an
+    /// earlier file takes the whole TOC: ``validate()`` checks it.
     public static func validate(_ entry: Entry, archiveSize: UInt64) throws(ArchiveError) {
         var expectedOffset: UInt64 = 0
         for member in entry.members {
@@ -160,11 +227,44 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
                 throw .invalidTOC(reason: "file '\(entry.path)' has no valid sha256")
             }
         case .symlink:
-            guard entry.linkTarget != nil else {
+            guard entry.linkTargetBytes != nil else {
                 throw .invalidTOC(reason: "symlink '\(entry.path)' has no link_target")
             }
-        case .directory:
+        case .hardLink:
+            guard let target = entry.linkTargetBytes, !target.isEmpty else {
+                throw .invalidTOC(reason: "hard link '\(entry.path)' has no link_target")
+            }
+        case .directory, .fifo, .characterDevice, .blockDevice:
             break
+        }
+        try validateFormat3Fields(entry)
+    }
+
+    /// The rules of the fields and kinds format 3 added.
+    private static func validateFormat3Fields(_ entry: Entry) throws(ArchiveError) {
+        let kind = entry.type.rawValue
+        if entry.type.isDevice {
+            guard entry.device != nil else { throw .invalidTOC(reason: "\(kind) '\(entry.path)' has no device") }
+        } else {
+            guard entry.device == nil else {
+                throw .invalidTOC(reason: "\(kind) '\(entry.path)' has a device; only chardev and blockdev do")
+            }
+        }
+        if let links = entry.links {
+            guard entry.type == .file else {
+                throw .invalidTOC(reason: "\(kind) '\(entry.path)' has links; only a file does")
+            }
+            guard links >= 2 else {
+                throw .invalidTOC(reason: "file '\(entry.path)' has links \(links); it is given only when 2 or more")
+            }
+        }
+        if entry.type.needsFormat3 {
+            guard entry.size == 0, entry.sha256 == nil else {
+                throw .invalidTOC(reason: "\(kind) '\(entry.path)' has a size or a sha256; it has no content")
+            }
+            guard entry.type == .hardLink || entry.linkTargetBytes == nil else {
+                throw .invalidTOC(reason: "\(kind) '\(entry.path)' has a link_target")
+            }
         }
     }
 }

@@ -66,7 +66,7 @@ public final class LocalTOC: Sendable {
             var positions: [[UInt8]: Int] = [:]
             var directories: Set<[UInt8]> = []
             for (position, entry) in toc.entries.enumerated() {
-                var parent = Array(entry.path.utf8)
+                var parent = entry.pathBytes
                 positions[parent] = position
                 while let slash = parent.lastIndex(of: Self.slash) {
                     parent.removeSubrange(slash...)
@@ -92,8 +92,13 @@ public final class LocalTOC: Sendable {
         try write(tail, at: size - UInt64(tail.count), to: descriptor, path: path)
     }
 
-    /// The entry at `path`, nil when the TOC has none.
+    /// The entry at `path` (its UTF-8 bytes), nil when the TOC has none.
     public func entry(at entryPath: String) throws(ArchiveError) -> ArchiveTOC.Entry? {
+        try entry(at: Array(entryPath.utf8))
+    }
+
+    /// The entry at path bytes `entryPath`, nil when the TOC has none.
+    public func entry(at entryPath: [UInt8]) throws(ArchiveError) -> ArchiveTOC.Entry? {
         guard case .entry(let entry)? = try treeEntry(at: entryPath) else { return nil }
         return entry
     }

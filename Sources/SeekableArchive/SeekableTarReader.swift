@@ -8,18 +8,21 @@ import SystemPackage
 /// time (at most `chunkSize` of data, so memory stays bounded), and inflates only up to the
 /// last byte it needs. Whole-file reads check the sha256 from the TOC; partial reads cannot.
 /// Thread-safe: every call has its own inflate state.
+///
+/// Paths are bytes: each lookup takes `[UInt8]` (any name) or a `String` (its UTF-8 bytes, so
+/// only a UTF-8 name is found through it).
 public struct SeekableTarReader: Sendable {
     public let toc: ArchiveTOC
     private let source: any ArchiveByteSource
-    private let index: [String: Int]
+    private let index: [[UInt8]: Int]
 
     /// `toc` is validated (see ``ArchiveTOC/validate()``).
     public init(toc: ArchiveTOC, source: any ArchiveByteSource) throws(ArchiveError) {
         try toc.validate()
         self.toc = toc
         self.source = source
-        var index: [String: Int] = [:]
-        for (position, entry) in toc.entries.enumerated() { index[entry.path] = position }
+        var index: [[UInt8]: Int] = [:]
+        for (position, entry) in toc.entries.enumerated() { index[entry.pathBytes] = position }
         self.index = index
     }
 
@@ -31,11 +34,27 @@ public struct SeekableTarReader: Sendable {
     }
 
     public func entry(at path: String) -> ArchiveTOC.Entry? {
+        entry(at: Array(path.utf8))
+    }
+
+    public func entry(at path: [UInt8]) -> ArchiveTOC.Entry? {
         index[path].map { toc.entries[$0] }
     }
 
-    /// The whole content of a regular file, verified against its sha256.
     public func readFile(at path: String) throws -> [UInt8] {
+        try readFile(at: Array(path.utf8))
+    }
+
+    public func read(at path: String, range: Range<UInt64>) throws -> [UInt8] {
+        try read(at: Array(path.utf8), range: range)
+    }
+
+    public func writeFile(at path: String, to destination: FileDescriptor) throws {
+        try writeFile(at: Array(path.utf8), to: destination)
+    }
+
+    /// The whole content of a regular file (or of the file a hard link names), verified against its sha256.
+    public func readFile(at path: [UInt8]) throws -> [UInt8] {
         let entry = try fileEntry(path)
         var content: [UInt8] = []
         content.reserveCapacity(Int(min(entry.size, UInt64(Int.max))))
@@ -51,7 +70,7 @@ public struct SeekableTarReader: Sendable {
     /// Bytes `range` of a file, clamped to its size like `pread` (past the end: empty).
     /// Not verified against the sha256 (that needs the whole file); damage in the members it
     /// inflates usually shows as ``ArchiveError/corruptMember(path:offset:reason:)``.
-    public func read(at path: String, range: Range<UInt64>) throws -> [UInt8] {
+    public func read(at path: [UInt8], range: Range<UInt64>) throws -> [UInt8] {
         let entry = try fileEntry(path)
         let clamped = min(range.lowerBound, entry.size)..<min(range.upperBound, entry.size)
         var content: [UInt8] = []
@@ -62,7 +81,7 @@ public struct SeekableTarReader: Sendable {
 
     /// Streams a whole file to `destination` (from its current position) in constant memory,
     /// then checks the sha256. On a mismatch the bytes are already written: discard them.
-    public func writeFile(at path: String, to destination: FileDescriptor) throws {
+    public func writeFile(at path: [UInt8], to destination: FileDescriptor) throws {
         let entry = try fileEntry(path)
         var hasher = SHA256()
         try forEachPiece(of: entry, in: 0..<entry.size) { piece throws(ArchiveError) in
@@ -72,9 +91,14 @@ public struct SeekableTarReader: Sendable {
         try verify(entry, Hex.string(hasher.finalize()))
     }
 
-    private func fileEntry(_ path: String) throws(ArchiveError) -> ArchiveTOC.Entry {
-        guard let entry = entry(at: path) else { throw .notFound(path: path) }
-        guard entry.type == .file else { throw .notARegularFile(path: path) }
+    /// The file at `path`; a hard link stands for the file it names (the entry holding the data).
+    private func fileEntry(_ path: [UInt8]) throws(ArchiveError) -> ArchiveTOC.Entry {
+        guard var entry = entry(at: path) else { throw .notFound(path: NameBytes.text(path)) }
+        if entry.type == .hardLink, let target = entry.linkTargetBytes {
+            guard let linked = self.entry(at: target) else { throw .notFound(path: NameBytes.text(target)) }
+            entry = linked
+        }
+        guard entry.type == .file else { throw .notARegularFile(path: NameBytes.text(path)) }
         return entry
     }
 

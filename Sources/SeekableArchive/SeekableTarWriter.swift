@@ -6,8 +6,9 @@ import SystemPackage
 ///
 /// Layout (docs/STORAGE_FORMAT.md): each regular file gets its own members, the first holding
 /// its header(s) and up to `chunkSize` bytes of data, each further one the next `chunkSize` bytes.
-/// Consecutive directories and symlinks share one member. Two zero blocks end the stream in
-/// a final member. Entries come in ``ArchivePathOrder`` (each directory right before its contents).
+/// Consecutive entries without data (directories, symlinks, hard links, FIFOs, devices) share
+/// one member. Two zero blocks end the stream in a final member. Entries come in
+/// ``ArchivePathOrder`` (each directory right before its contents).
 /// Memory use is constant when the TOC goes to a sink (content is read in 256 KiB pieces; only
 /// the entries of the open shared member wait for its length); without one, the TOC collects.
 ///
@@ -98,6 +99,9 @@ public final class SeekableTarWriter {
     private var entryCount: UInt64 = 0
     private var shared: SharedMember?
     private var order = EntryOrder()
+    private var hardLinkTargets = HardLinkTargets()
+    /// True once an entry that format 2 cannot hold was written: the summary then says format 3.
+    private var wroteFormat3Entry = false
 
     /// Uncompressed bytes that went through the compressor (headers, data, padding).
     public private(set) var bytesCompressed: UInt64 = 0
@@ -147,7 +151,7 @@ public final class SeekableTarWriter {
     }
 
     /// Appends one entry. Regular files read `entry.size` bytes from `contentsOf` (nil only for
-    /// an empty file); directories and symlinks ignore it.
+    /// an empty file); the other kinds have no content and ignore it.
     public func append(_ entry: ArchiveEntry, contentsOf source: FilePath?) throws(ArchiveError) {
         try checkOpen()
         guard keepGoing() else { throw .stopped }
@@ -181,13 +185,16 @@ public final class SeekableTarWriter {
         try checkOpen()
         guard keepGoing() else { throw .stopped }
         var admitted = order
+        var targets = hardLinkTargets
         for entry in entries {
             guard !entry.members.isEmpty,
                 entry.members.allSatisfy({ byteRange.contains($0.offset) && $0.byteRange.upperBound <= byteRange.upperBound })
             else {
                 throw .invalidEntry(path: entry.path, reason: "its members lie outside the bytes to reuse")
             }
-            try admitted.admit(entry.path, isDirectory: entry.type == .directory)
+            try admitted.admit(entry.pathBytes, isDirectory: entry.type == .directory)
+            try targets.check(entry.pathBytes, kind: entry.type, target: entry.linkTargetBytes)
+            targets.record(entry.pathBytes, kind: entry.type, links: entry.links ?? 1)
         }
         do {
             try closeShared()
@@ -195,6 +202,7 @@ public final class SeekableTarWriter {
             try copy(byteRange, from: previous)
             bytesReused += UInt64(byteRange.count)
             order = admitted
+            hardLinkTargets = targets
             for var entry in entries {
                 for index in entry.members.indices {
                     entry.members[index].offset = entry.members[index].offset - byteRange.lowerBound + start
@@ -250,8 +258,9 @@ public final class SeekableTarWriter {
                 try FileIO.close(output.descriptor, path: output.pathForErrors)
             }
             state = .finished
+            let version = wroteFormat3Entry ? ArchiveTOC.linksDevicesAndByteNamesFormatVersion : ArchiveTOC.currentFormatVersion
             return TOCSummary(
-                formatVersion: ArchiveTOC.currentFormatVersion, chunkSize: UInt64(options.chunkSize),
+                formatVersion: version, chunkSize: UInt64(options.chunkSize),
                 archiveSize: output.offset, archiveSHA256: output.digest(), endMember: endMember, metadata: nil,
                 entryCount: entryCount)
         } catch {
@@ -281,7 +290,8 @@ public final class SeekableTarWriter {
     private func appendChecked(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError)
     {
         var admitted = order
-        try admitted.admit(entry.path, isDirectory: entry.kind == .directory)
+        try admitted.admit(entry.pathBytes, isDirectory: entry.kind == .directory)
+        try hardLinkTargets.check(entry.pathBytes, kind: entry.kind, target: entry.linkTargetBytes)
         do {
             if entry.kind == .file {
                 try appendFile(entry, content: content, sourcePath: sourcePath)
@@ -295,6 +305,7 @@ public final class SeekableTarWriter {
             throw error
         }
         order = admitted
+        hardLinkTargets.record(entry.pathBytes, kind: entry.kind, links: entry.links)
     }
 
     private func appendFile(_ entry: ArchiveEntry, content: FileDescriptor?, sourcePath: String) throws(ArchiveError) {
@@ -343,7 +354,8 @@ public final class SeekableTarWriter {
         try emit(tocEntry(entry, sha256: Hex.string(hasher.finalize()), members: members))
     }
 
-    /// Adds a directory, a symlink or (when grouping) a small file to the shared member.
+    /// Adds an entry without data (directory, symlink, hard link, FIFO, device) or, when
+    /// grouping, a small file to the shared member.
     private func appendToShared(
         _ entry: ArchiveEntry,
         headers: [UInt8],
@@ -414,6 +426,7 @@ public final class SeekableTarWriter {
     private func emit(_ entry: ArchiveTOC.Entry) throws(ArchiveError) {
         try toc.append(entry)
         entryCount += 1
+        if entry.needsFormat3 { wroteFormat3Entry = true }
     }
 
     private func readContent(
@@ -450,14 +463,16 @@ public final class SeekableTarWriter {
 
     private func tocEntry(_ entry: ArchiveEntry, sha256: String?, members: [ArchiveTOC.Member]) -> ArchiveTOC.Entry {
         ArchiveTOC.Entry(
-            path: entry.path,
+            pathBytes: entry.pathBytes,
             type: entry.kind,
             mode: entry.mode & 0o7777,
             size: entry.kind == .file ? entry.size : 0,
             mtime: entry.mtime,
-            linkTarget: entry.kind == .symlink ? entry.linkTarget : nil,
+            linkTargetBytes: entry.kind == .symlink || entry.kind == .hardLink ? entry.linkTargetBytes : nil,
             sha256: sha256,
-            members: members
+            members: members,
+            device: entry.kind.isDevice ? entry.device : nil,
+            links: entry.kind == .file && entry.links > 1 ? entry.links : nil
         )
     }
 }

@@ -160,7 +160,7 @@ public struct TOCFileIndex: Sendable {
                 throw .invalidTOC(reason: "\(what) holds more than the \(block.entries) entries the index says")
             }
             let previous = context.previousPath
-            let (entry, path) = try TOCRecord.decode(&cursor, context: &context)
+            let (entry, path) = try TOCRecord.decode(&cursor, context: &context, formatVersion: summary.formatVersion)
             if entries.isEmpty {
                 guard path == block.firstPath else {
                     throw .invalidTOC(reason: "\(what) starts with '\(entry.path)', not the index's first path")
@@ -185,7 +185,7 @@ public struct TOCFileIndex: Sendable {
     ) throws(ArchiveError) -> ArchiveTOC.Entry? {
         guard let i = blockIndex(containing: path) else { return nil }
         let candidates = try entries(inBlock: i, bytes: try fetch(blocks[i].byteRange))
-        return candidates.first { $0.path.utf8.elementsEqual(path) }
+        return candidates.first { $0.pathBytes.elementsEqual(path) }
     }
 
     /// Inflates one whole gzip member held in memory; damage is ``ArchiveError/invalidTOC(reason:)``.

@@ -19,7 +19,7 @@ public final class TOCFileReader {
     private var nextBlock = 0
     private var pending: [ArchiveTOC.Entry] = []
     private var pendingPosition = 0
-    private var lastPath: String?
+    private var lastPath: [UInt8]?
 
     /// Opens `path` and reads its tail and block index; throws ``ArchiveError/invalidTOC(reason:)``
     /// or ``ArchiveError/unsupportedFormatVersion(_:)`` for anything that is not a format-2 TOC this build reads.
@@ -68,15 +68,16 @@ public final class TOCFileReader {
             let block = index.blocks[nextBlock]
             let entries = try index.entries(inBlock: nextBlock, bytes: try fetch(block.byteRange))
             if let lastPath, let first = entries.first,
-                !ArchivePathOrder.areInIncreasingOrder(Array(lastPath.utf8), Array(first.path.utf8))
+                !ArchivePathOrder.areInIncreasingOrder(lastPath, first.pathBytes)
             {
-                throw .invalidTOC(reason: "block \(nextBlock) starts with '\(first.path)', not after '\(lastPath)'")
+                throw .invalidTOC(
+                    reason: "block \(nextBlock) starts with '\(first.path)', not after '\(NameBytes.text(lastPath))'")
             }
             nextBlock += 1
             if nextBlock == index.blocks.count { onEnd() }
             pending = entries
             pendingPosition = 0
-            lastPath = entries.last?.path
+            lastPath = entries.last?.pathBytes
         }
         defer { pendingPosition += 1 }
         return pending[pendingPosition]

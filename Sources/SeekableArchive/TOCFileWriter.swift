@@ -48,7 +48,8 @@ public final class TOCFileWriter: TOCEntrySink {
     }
 
     /// Writes the last block, the footer (summary.entryCount is overwritten with the real count,
-    /// formatVersion with 2) and the trailer; fsyncs and closes. Returns the file's size.
+    /// formatVersion with 3 if an entry needed format 3, else 2) and the trailer; fsyncs and
+    /// closes. Returns the file's size.
     @discardableResult
     public func finish(_ summary: TOCSummary) throws(ArchiveError) -> UInt64 {
         let size = try encoder.finish(summary)

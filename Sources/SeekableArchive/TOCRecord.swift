@@ -1,6 +1,7 @@
-// One TOC entry as a format-2 record: prefix-compressed path, varint fields, raw sha256, delta-coded members.
+// One TOC entry as a format-2 (or 3) record: prefix-compressed path, varint fields, raw sha256, delta-coded members.
 
-/// Encodes and decodes the records of one block (docs/STORAGE_FORMAT.md, "The TOC, format 2").
+/// Encodes and decodes the records of one block (docs/STORAGE_FORMAT.md, "The TOC, format 2"
+/// and "Format 3").
 ///
 /// Records depend on the previous record of the same block only (shared path prefix, member
 /// offset delta), so each block decodes on its own: ``BlockContext`` starts empty per block.
@@ -14,9 +15,42 @@ enum TOCRecord {
     private static let fileType: UInt8 = 0
     private static let directoryType: UInt8 = 1
     private static let symlinkType: UInt8 = 2
+    // Format 3 (docs/STORAGE_FORMAT.md, "Format 3"): records a format-2 TOC must not hold.
+    private static let hardLinkType: UInt8 = 3
+    private static let fifoType: UInt8 = 4
+    private static let characterDeviceType: UInt8 = 5
+    private static let blockDeviceType: UInt8 = 6
+    /// A file with more than one name: type 0's fields, then `links`.
+    private static let linkedFileType: UInt8 = 7
+    private static let format3Types: ClosedRange<UInt8> = 3...7
+
+    private static func typeByte(of entry: ArchiveTOC.Entry) -> UInt8 {
+        switch entry.type {
+        case .file: entry.links == nil ? fileType : linkedFileType
+        case .directory: directoryType
+        case .symlink: symlinkType
+        case .hardLink: hardLinkType
+        case .fifo: fifoType
+        case .characterDevice: characterDeviceType
+        case .blockDevice: blockDeviceType
+        }
+    }
+
+    private static func typeName(_ type: UInt8) -> String {
+        switch type {
+        case hardLinkType: "hard link"
+        case fifoType: "fifo"
+        case characterDeviceType: "character device"
+        case blockDeviceType: "block device"
+        case linkedFileType: "file with several names"
+        default: "type \(type)"
+        }
+    }
 
     /// Appends `entry` (whose path bytes are `path`) to `out`. Throws ``ArchiveError/invalidEntry(path:reason:)``
     /// for what a record cannot hold; the other rules are ``ArchiveTOC/validate(_:archiveSize:)``'s.
+    /// Only an entry whose ``ArchiveTOC/Entry/needsFormat3`` is true gets a record of type 3–7 (or
+    /// holds a name that is not UTF-8).
     static func encode(
         _ entry: ArchiveTOC.Entry,
         path: [UInt8],
@@ -35,10 +69,17 @@ enum TOCRecord {
             guard entry.size == 0 else { throw reject("a \(entry.type.rawValue) has no size to store") }
             guard entry.sha256 == nil else { throw reject("a \(entry.type.rawValue) has no sha256 to store") }
         }
-        if entry.type == .symlink {
-            guard entry.linkTarget != nil else { throw reject("a symlink needs a link target") }
+        if entry.type == .symlink || entry.type == .hardLink {
+            guard entry.linkTargetBytes != nil else { throw reject("a \(entry.type.rawValue) needs a link target") }
         } else {
-            guard entry.linkTarget == nil else { throw reject("only a symlink has a link target") }
+            guard entry.linkTargetBytes == nil else { throw reject("only a symlink or a hard link has a link target") }
+        }
+        guard entry.type.isDevice == (entry.device != nil) else {
+            throw reject(entry.type.isDevice ? "a device needs a device number" : "only a device has a device number")
+        }
+        if let links = entry.links {
+            guard entry.type == .file else { throw reject("only a file has links") }
+            guard links >= 2 else { throw reject("links \(links) is stored only when 2 or more") }
         }
 
         let previous = context.previousPath
@@ -47,21 +88,22 @@ enum TOCRecord {
         VarInt.append(UInt64(shared), to: &out)
         VarInt.append(UInt64(path.count - shared), to: &out)
         out.append(contentsOf: path[shared...])
-        switch entry.type {
-        case .file: out.append(fileType)
-        case .directory: out.append(directoryType)
-        case .symlink: out.append(symlinkType)
-        }
+        out.append(typeByte(of: entry))
         VarInt.append(UInt64(entry.mode & 0o7777), to: &out)
         VarInt.append(VarInt.zigzag(entry.mtime.seconds), to: &out)
         VarInt.append(UInt64(UInt32(bitPattern: entry.mtime.nanoseconds)), to: &out)
         if entry.type == .file {
             VarInt.append(entry.size, to: &out)
             out.append(contentsOf: shaBytes)
+            if let links = entry.links { VarInt.append(UInt64(links), to: &out) }
         }
-        if entry.type == .symlink, let target = entry.linkTarget {
-            VarInt.append(UInt64(target.utf8.count), to: &out)
-            out.append(contentsOf: target.utf8)
+        if entry.type == .symlink || entry.type == .hardLink, let target = entry.linkTargetBytes {
+            VarInt.append(UInt64(target.count), to: &out)
+            out.append(contentsOf: target)
+        }
+        if let device = entry.device {
+            VarInt.append(UInt64(device.major), to: &out)
+            VarInt.append(UInt64(device.minor), to: &out)
         }
         VarInt.append(UInt64(entry.members.count), to: &out)
         for member in entry.members {
@@ -75,11 +117,13 @@ enum TOCRecord {
         context.previousPath = path
     }
 
-    /// Reads the next record; returns the entry and its path bytes. Only the record's own shape is
-    /// checked here (type byte, lengths, UTF-8, nanoseconds, mode bits); the caller validates the entry.
+    /// Reads the next record of a TOC of `formatVersion`; returns the entry and its path bytes.
+    /// Only the record's own shape is checked here (type byte and the version allowing it, lengths,
+    /// names, nanoseconds, mode bits, device numbers); the caller validates the entry.
     static func decode(
         _ cursor: inout ByteCursor,
-        context: inout BlockContext
+        context: inout BlockContext,
+        formatVersion: Int
     ) throws(ArchiveError) -> (entry: ArchiveTOC.Entry, path: [UInt8]) {
         let sharedValue = try cursor.varint()
         guard sharedValue <= UInt64(context.previousPath.count) else {
@@ -89,14 +133,24 @@ enum TOCRecord {
         var path = Array(context.previousPath.prefix(Int(sharedValue)))
         path.append(contentsOf: try cursor.bytes(suffixLength))
         guard !path.isEmpty else { throw cursor.failure("empty path") }
-        let pathString = try string(path, cursor: cursor, what: "path")
+        let pathString = NameBytes.text(path)
+        try checkName(path, isPath: true, formatVersion: formatVersion, cursor: cursor, what: "path '\(pathString)'")
 
+        let typeByte = try cursor.byte()
         let type: ArchiveEntry.Kind
-        switch try cursor.byte() {
-        case fileType: type = .file
+        switch typeByte {
+        case fileType, linkedFileType: type = .file
         case directoryType: type = .directory
         case symlinkType: type = .symlink
+        case hardLinkType: type = .hardLink
+        case fifoType: type = .fifo
+        case characterDeviceType: type = .characterDevice
+        case blockDeviceType: type = .blockDevice
         case let other: throw cursor.failure("unknown entry type \(other) for '\(pathString)'")
+        }
+        if format3Types.contains(typeByte), formatVersion < ArchiveTOC.linksDevicesAndByteNamesFormatVersion {
+            throw cursor.failure(
+                "'\(pathString)' is a \(typeName(typeByte)) (type \(typeByte)), which a format-\(formatVersion) TOC cannot hold")
         }
         let mode = try cursor.varint()
         guard mode <= 0o7777 else { throw cursor.failure("mode \(mode) of '\(pathString)' has bits above 0o7777") }
@@ -108,13 +162,31 @@ enum TOCRecord {
 
         var size: UInt64 = 0
         var sha256: String?
-        var linkTarget: String?
-        if type == .file {
+        var linkTarget: [UInt8]?
+        var links: UInt32?
+        var device: ArchiveDevice?
+        func uint32(_ what: String) throws(ArchiveError) -> UInt32 {
+            let value = try cursor.varint()
+            guard let narrow = UInt32(exactly: value) else {
+                throw cursor.failure("\(what) \(value) of '\(pathString)' does not fit 32 bits")
+            }
+            return narrow
+        }
+        switch type {
+        case .file:
             size = try cursor.varint()
             sha256 = Hex.string(try cursor.bytes(32))
-        } else if type == .symlink {
+            if typeByte == linkedFileType { links = try uint32("links") }
+        case .symlink, .hardLink:
             let length = try cursor.count()
-            linkTarget = try string(try cursor.bytes(length), cursor: cursor, what: "link target of '\(pathString)'")
+            let target = Array(try cursor.bytes(length))
+            try checkName(
+                target, isPath: false, formatVersion: formatVersion, cursor: cursor, what: "link target of '\(pathString)'")
+            linkTarget = target
+        case .characterDevice, .blockDevice:
+            device = ArchiveDevice(major: try uint32("device major"), minor: try uint32("device minor"))
+        case .directory, .fifo:
+            break
         }
 
         let memberCount = try cursor.count(minimumSize: 4)
@@ -138,26 +210,36 @@ enum TOCRecord {
         }
         context.previousPath = path
         let entry = ArchiveTOC.Entry(
-            path: pathString,
+            pathBytes: path,
             type: type,
             mode: UInt32(mode),
             size: size,
             mtime: ArchiveTimestamp(seconds: seconds, nanoseconds: Int32(nanoseconds)),
-            linkTarget: linkTarget,
+            linkTargetBytes: linkTarget,
             sha256: sha256,
-            members: members
+            members: members,
+            device: device,
+            links: links
         )
         return (entry, path)
     }
 
-    /// Valid UTF-8 only: a String would silently replace bad bytes, and the entry would change.
-    private static func string(
-        _ bytes: some Collection<UInt8>,
-        cursor: ByteCursor,
-        what: String
-    ) throws(ArchiveError) -> String {
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard text.utf8.elementsEqual(bytes) else { throw cursor.failure("\(what) is not valid UTF-8") }
-        return text
+    /// Format 2 holds UTF-8 names only. Format 3 holds any bytes: a path without NUL and without
+    /// empty, `.` or `..` components, a link target without NUL.
+    private static func checkName(
+        _ bytes: [UInt8], isPath: Bool, formatVersion: Int, cursor: ByteCursor, what: String
+    ) throws(ArchiveError) {
+        guard formatVersion >= ArchiveTOC.linksDevicesAndByteNamesFormatVersion else {
+            guard NameBytes.isUTF8(bytes) else {
+                throw cursor.failure(
+                    "\(what) is not valid UTF-8, which a format-\(formatVersion) TOC cannot hold (format 3 can)")
+            }
+            return
+        }
+        if isPath {
+            if let problem = NameBytes.pathProblem(bytes) { throw cursor.failure("\(what): \(problem)") }
+        } else {
+            guard !bytes.contains(0) else { throw cursor.failure("\(what) contains a NUL byte") }
+        }
     }
 }

@@ -34,7 +34,10 @@ final class TOCStreamEncoder {
     private var lastPath: [UInt8]?
     /// The end of the furthest member seen, checked against the archive size at `finish`.
     private var furthestMemberEnd: UInt64 = 0
-    private var furthestMemberPath = ""
+    private var furthestMemberPath: [UInt8] = []
+    /// True once a record format 2 cannot hold was written (type 3–7, or a name that is not
+    /// UTF-8): the footer then says format 3.
+    private var wroteFormat3Record = false
 
     init(sink: @escaping Sink) throws(ArchiveError) {
         self.sink = sink
@@ -44,12 +47,12 @@ final class TOCStreamEncoder {
 
     func append(_ entry: ArchiveTOC.Entry) throws(ArchiveError) {
         try checkOpen()
-        let path = Array(entry.path.utf8)
+        let path = entry.pathBytes
         if let lastPath, !ArchivePathOrder.areInIncreasingOrder(lastPath, path) {
             let reason =
                 lastPath == path
                 ? "an entry with this path was already appended"
-                : "it does not come after '\(String(decoding: lastPath, as: UTF8.self))' in archive path order"
+                : "it does not come after '\(NameBytes.text(lastPath))' in archive path order"
             throw .invalidEntry(path: entry.path, reason: reason)
         }
         do {
@@ -68,27 +71,30 @@ final class TOCStreamEncoder {
             context = contextBefore
             throw error
         }
+        if entry.needsFormat3 { wroteFormat3Record = true }
         if blockEntries == 0 { blockFirstPath = path }
         blockEntries += 1
         entryCount += 1
         lastPath = path
         for member in entry.members where member.offset + member.length > furthestMemberEnd {
             furthestMemberEnd = member.offset + member.length
-            furthestMemberPath = entry.path
+            furthestMemberPath = entry.pathBytes
         }
         if block.count >= TOCFileWriter.blockSize { try guarded(closeBlock) }
     }
 
-    /// Writes the last block, the footer and the trailer; returns the total bytes written.
+    /// Writes the last block, the footer and the trailer; returns the total bytes written. The
+    /// footer says format 3 if a record needed it, else 2 (what older builds read).
     func finish(_ summary: TOCSummary) throws(ArchiveError) -> UInt64 {
         try checkOpen()
         var summary = summary
-        summary.formatVersion = 2
+        summary.formatVersion =
+            wroteFormat3Record ? ArchiveTOC.linksDevicesAndByteNamesFormatVersion : ArchiveTOC.currentFormatVersion
         summary.entryCount = entryCount
         try summary.validate()
         guard furthestMemberEnd <= summary.archiveSize else {
             throw .invalidTOC(
-                reason: "a member of '\(furthestMemberPath)' ends at \(furthestMemberEnd), "
+                reason: "a member of '\(NameBytes.text(furthestMemberPath))' ends at \(furthestMemberEnd), "
                     + "after the archive's \(summary.archiveSize) bytes")
         }
         try guarded { () throws(ArchiveError) in

@@ -3,7 +3,8 @@
 /// The archive-wide fields of a TOC. In format 2 they live in the footer, so a reader has them
 /// (and the entry count) after fetching the file's tail, before any entry.
 public struct TOCSummary: Codable, Equatable, Sendable {
-    /// 2 for what ``TOCFileWriter`` writes.
+    /// What ``TOCFileWriter`` writes: 2, or 3 when an entry needs format 3 (hard links, FIFOs,
+    /// devices, files with several names, names that are not UTF-8).
     public var formatVersion: Int
     /// Uncompressed data bytes per member for large files.
     public var chunkSize: UInt64

@@ -6,8 +6,12 @@ enum TarHeader {
 
     enum TypeFlag: UInt8 {
         case regular = 0x30  // "0"
+        case hardLink = 0x31  // "1"
         case symlink = 0x32  // "2"
+        case characterDevice = 0x33  // "3"
+        case blockDevice = 0x34  // "4"
         case directory = 0x35  // "5"
+        case fifo = 0x36  // "6"
         case paxExtended = 0x78  // "x": pax extended header for the next entry
     }
 
@@ -23,6 +27,8 @@ enum TarHeader {
         static let typeflag = 156
         static let linkname = (offset: 157, width: 100)
         static let magic = (offset: 257, width: 8)  // "ustar\0" then version "00"
+        static let devmajor = (offset: 329, width: 8)
+        static let devminor = (offset: 337, width: 8)
         static let prefix = (offset: 345, width: 155)
     }
 
@@ -74,6 +80,7 @@ enum TarHeader {
 
     /// One header block. Numeric values that do not fit are written as 0: the caller puts the
     /// real value in a pax record. Byte strings longer than their field are truncated.
+    /// `device`: devmajor/devminor, for device nodes only (other headers leave them NUL).
     static func block(
         name: [UInt8],
         prefix: [UInt8] = [],
@@ -81,7 +88,8 @@ enum TarHeader {
         size: UInt64,
         mtime: Int64,
         type: TypeFlag,
-        linkName: [UInt8] = []
+        linkName: [UInt8] = [],
+        device: ArchiveDevice? = nil
     ) -> [UInt8] {
         var block = [UInt8](repeating: 0, count: blockSize)
         func put(_ bytes: [UInt8], _ field: (offset: Int, width: Int)) {
@@ -102,10 +110,25 @@ enum TarHeader {
         put(linkName, Field.linkname)
         put(Array("ustar\u{0}00".utf8), Field.magic)
         put(prefix, Field.prefix)
+        if let device {
+            put(deviceNumber(device.major, width: Field.devmajor.width), Field.devmajor)
+            put(deviceNumber(device.minor, width: Field.devminor.width), Field.devminor)
+        }
         // Six octal digits, NUL, space: the form every tar writes.
         let sum = checksum(of: block)
         put((octal(UInt64(sum), width: 7) ?? []) + [0x20], Field.checksum)
         return block
+    }
+
+    /// Octal when it fits 7 digits (every Linux device number does), else base-256: 0x80, then the
+    /// value big-endian. POSIX has no pax key for device numbers; GNU tar, bsdtar and Python's
+    /// tarfile all read base-256 fields.
+    static func deviceNumber(_ value: UInt32, width: Int) -> [UInt8] {
+        if let digits = octal(UInt64(value), width: width) { return digits }
+        var bytes = [UInt8](repeating: 0, count: width)
+        bytes[0] = 0x80
+        for index in 0..<4 { bytes[width - 1 - index] = UInt8(truncatingIfNeeded: value >> UInt32(8 * index)) }
+        return bytes
     }
 
     /// Zero bytes that pad `size` bytes of data to a whole number of blocks.

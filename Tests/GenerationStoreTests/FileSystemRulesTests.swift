@@ -122,8 +122,11 @@ func expectErrno(_ expected: Errno, _ sourceLocation: SourceLocation = #_sourceL
         // Deeper down, status.json is an ordinary name.
         let sub = try h.mkdir(v1, "sub")
         _ = try h.writeFile(sub, "status.json", "{}")
+        let linked = try h.fileSystem.link(try h.lookup(sub, "status.json").attributes.ino, newParent: sub, newName: Array("l".utf8))
+        let second = try h.lookup(sub, "l").attributes
+        #expect(linked.attributes.nlink == 2 && linked.attributes.ino == second.ino)
         expectErrno(.notPermitted) {
-            _ = try h.fileSystem.link(try h.lookup(sub, "status.json").attributes.ino, newParent: sub, newName: Array("l".utf8))
+            _ = try h.fileSystem.link(try h.lookup(v1, "status.json").attributes.ino, newParent: sub, newName: Array("v".utf8))
         }
     }
 

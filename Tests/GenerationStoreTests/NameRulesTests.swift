@@ -41,4 +41,12 @@ import Testing
     @Test func printableEscapesBytes() {
         #expect(NameRules.printable([0x61, 0xff, 0x0a]) == "\"a\\xff\\xa\"")
     }
+
+    @Test func readablePathsKeepUTF8AndEscapeTheRest() {
+        #expect(NameRules.readablePath(Array("dir/café.txt".utf8)) == "dir/café.txt")
+        #expect(NameRules.readablePath(Array("bad-".utf8) + [0xff, 0xfe] + Array(".txt".utf8)) == "bad-\\xff\\xfe.txt")
+        #expect(NameRules.readablePath(Array("new\nline\ttab".utf8)) == "new\\x0aline\\x09tab")
+        #expect(NameRules.readablePath(Array("back\\slash é".utf8)) == "back\\x5cslash é", "a backslash is escaped: no ambiguity")
+        #expect(NameRules.readablePath([0xe2, 0x82]) == "\\xe2\\x82", "a cut UTF-8 sequence")
+    }
 }

@@ -1,5 +1,6 @@
 // Differential test: the same seeded random operations on an open version and on a plain
-// directory must give the same errno each time and leave the same tree after every step.
+// directory must give the same errno each time and leave the same tree after every step: names,
+// kinds, modes, sizes, contents, link counts, and which names share an inode.
 import Foundation
 import Testing
 
@@ -42,7 +43,8 @@ struct RandomOperationsTests {
                 var b = try snapshotTree(plain, options)
                 a[""] = nil  // the roots' own modes differ (mkdir vs mkdtemp)
                 b[""] = nil
-                let diffs = treeDifferences(a, b, labels: ("mount", "plain"))
+                var diffs = treeDifferences(a, b, labels: ("mount", "plain"))
+                diffs += try Self.linkDifferences(version, plain)
                 guard diffs.isEmpty else {
                     Issue.record(
                         Comment(
@@ -54,13 +56,40 @@ struct RandomOperationsTests {
             }
             let seconds = Date().timeIntervalSince(started)
             let failures = history.filter { !$0.hasSuffix("→ ok") }.count
+            let succeeded = { (kind: String) in history.filter { $0.contains(" \(kind) ") && $0.hasSuffix("→ ok") }.count }
             print(
                 "[random ops] \(Self.operationCount) operations (\(failures) refused with the same errno) "
-                    + "compared in \(String(format: "%.1f", seconds)) s")
+                    + "compared in \(String(format: "%.1f", seconds)) s; succeeded: \(succeeded("link")) links, "
+                    + "\(succeeded("mkfifo")) mkfifos, \(succeeded("fallocate")) fallocates, \(succeeded("punch")) hole punches")
             #expect(failures > 20, "the run exercised error paths too (\(failures) failing operations)")
             // About half succeed; the share varies with the seed (298 of 600 was seen), hence 40 %.
             #expect(history.count - failures > 240, "and many successful ones (\(history.count - failures))")
         }
+    }
+
+    /// Each entry's link count and, for non-directories, the other names of its inode, as one
+    /// line per path ("" is the root, whose link count is compared too).
+    static func linkFacts(_ root: String) throws -> [String: String] {
+        let entries = try LinkFacts.walk(root)
+        var sharedWith: [String: [String]] = [:]
+        for group in LinkFacts.sharing(entries) {
+            for name in group { sharedWith[name] = group.filter { $0 != name } }
+        }
+        var out: [String: String] = [:]
+        for (path, info) in entries {
+            out[path] = info.isDir ? "nlink \(info.nlink)" : "nlink \(info.nlink), same inode as \(sharedWith[path] ?? [])"
+        }
+        return out
+    }
+
+    /// Differences in link counts and inode sharing between the mount and the plain directory.
+    static func linkDifferences(_ mount: String, _ plain: String) throws -> [String] {
+        let (a, b) = (try linkFacts(mount), try linkFacts(plain))
+        var out: [String] = []
+        for key in Set(a.keys).union(b.keys).sorted() where a[key] != b[key] {
+            out.append("/\(key): mount \(a[key] ?? "absent") ≠ plain \(b[key] ?? "absent")")
+        }
+        return out
     }
 
     /// Relative paths of everything under `root` (not following symlinks).
@@ -91,6 +120,12 @@ enum RandomOperation: CustomStringConvertible {
     case rmdir(String)
     case chmod(String, mode_t)
     case read(String)
+    case link(String, String)
+    case mkfifo(String)
+    /// fallocate(2) mode 0: allocates, and grows the file when the range ends past it.
+    case fallocate(String, offset: Int, length: Int)
+    /// fallocate(2) FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: the range reads as zeros.
+    case punchHole(String, offset: Int, length: Int)
 
     static let names = ["a", "b", "c", "d", "e"]
 
@@ -115,24 +150,37 @@ enum RandomOperation: CustomStringConvertible {
             let count = Int.random(in: 0...max, using: &rng)
             return patternBytes(count: count, seed: rng.next())
         }
+        func range() -> (offset: Int, length: Int) {
+            (Int.random(in: 0...40_000, using: &rng), Int.random(in: 0...20_000, using: &rng))
+        }
         switch Int.random(in: 0..<100, using: &rng) {
         case 0..<15:
             return .create(
                 chance(75) ? newPath() : pick(existing, 60), exclusive: chance(40), truncate: chance(50),
                 content: bytes(max: 5000))
-        case 15..<33:
+        case 15..<28:
             return .write(pick(files, 85), offset: Int.random(in: 0...40_000, using: &rng), content: bytes(max: 9000))
-        case 33..<38: return .append(pick(files, 85), content: bytes(max: 3000))
-        case 38..<47: return .truncate(pick(files, 85), size: Int.random(in: 0...30_000, using: &rng))
-        case 47..<62:
+        case 28..<32: return .append(pick(files, 85), content: bytes(max: 3000))
+        case 32..<39: return .truncate(pick(files, 85), size: Int.random(in: 0...30_000, using: &rng))
+        case 39..<53:
             let from = pick(existing, 85)
             let to = chance(45) ? newPath() : pick(existing, 70)
             return .rename(from, to)
-        case 62..<70: return .unlink(pick(files, 70))
-        case 70..<82: return .mkdir(chance(80) ? newPath() : anyPath())
-        case 82..<90: return .rmdir(pick(dirs, 75))
-        case 90..<95: return .chmod(pick(existing, 85), [0o644, 0o600, 0o755, 0o700].randomElement(using: &rng)!)
-        default: return .read(pick(files, 80))
+        case 53..<61: return .unlink(pick(files, 70))
+        case 61..<71: return .mkdir(chance(80) ? newPath() : anyPath())
+        case 71..<78: return .rmdir(pick(dirs, 75))
+        case 78..<83: return .chmod(pick(existing, 85), [0o644, 0o600, 0o755, 0o700].randomElement(using: &rng)!)
+        case 83..<86: return .read(pick(files, 80))
+        case 86..<92:
+            let from = chance(10) ? pick(dirs, 90) : pick(files, 85)
+            return .link(from, chance(80) ? newPath() : pick(existing, 70))
+        case 92..<94: return .mkfifo(chance(85) ? newPath() : pick(existing, 70))
+        case 94..<97:
+            let (offset, length) = range()
+            return .fallocate(pick(files, 85), offset: offset, length: length)
+        default:
+            let (offset, length) = range()
+            return .punchHole(pick(files, 85), offset: offset, length: length)
         }
     }
 
@@ -157,11 +205,26 @@ enum RandomOperation: CustomStringConvertible {
             return withOpen(p(path), O_RDONLY) { fd in
                 (try? Sys.readAll(fd)) == nil ? Outcome(code: errno) : .ok
             }
+        case .link(let from, let to): return Sys.link(p(from), p(to))
+        case .mkfifo(let path): return LinkFacts.mkfifo(p(path), 0o644)
+        case .fallocate(let path, let offset, let length):
+            return withOpen(p(path), O_WRONLY) { .of(Self.fallocate($0, 0, offset, length)) }
+        case .punchHole(let path, let offset, let length):
+            return withOpen(p(path), O_WRONLY) { .of(Self.fallocate($0, 3, offset, length)) }
         }
     }
 
+    /// fallocate(2), which the Glibc module leaves out: bound with dlsym.
+    private typealias Fallocate = @convention(c) (Int32, Int32, off_t, off_t) -> Int32
+    private static func fallocate(_ fd: Int32, _ mode: Int32, _ offset: Int, _ length: Int) -> Int32 {
+        guard let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, "fallocate") else { fatalError("libc has no fallocate") }
+        return unsafeBitCast(sym, to: Fallocate.self)(fd, mode, off_t(offset), off_t(length))
+    }
+
+    /// Opens without blocking, so that opening a FIFO does not wait for its other end (the
+    /// flag changes nothing for regular files): a reader opens at once, a writer gets ENXIO.
     private func withOpen(_ path: String, _ flags: Int32, _ body: (Int32) -> Outcome) -> Outcome {
-        switch Sys.open(path, flags, 0o644) {
+        switch Sys.open(path, flags | O_NONBLOCK, 0o644) {
         case .failure(let e): return e.outcome
         case .success(let fd):
             let result = body(fd)
@@ -183,6 +246,10 @@ enum RandomOperation: CustomStringConvertible {
         case .rmdir(let path): return "rmdir \(path)"
         case .chmod(let path, let mode): return "chmod \(String(mode, radix: 8)) \(path)"
         case .read(let path): return "read \(path)"
+        case .link(let from, let to): return "link \(from) → \(to)"
+        case .mkfifo(let path): return "mkfifo \(path)"
+        case .fallocate(let path, let offset, let length): return "fallocate \(path) @\(offset) +\(length)"
+        case .punchHole(let path, let offset, let length): return "punch hole \(path) @\(offset) +\(length)"
         }
     }
 }

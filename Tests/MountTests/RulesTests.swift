@@ -186,14 +186,17 @@ struct RulesTests {
 
     @Test func filesAndDirectoriesAtTheWrongLevelAreEPERM() throws {
         try withMount { fs in
-            try fs.makeVersion()
+            let v1 = try fs.makeVersion()
+            #expect(Sys.writeFile(v1 + "/user", "u") == .ok)
             let g = "projects/p1/generations/g1"
             let levels = ["", "projects", "projects/p1", "projects/p1/generations", g, "generations", "active"]
             for level in levels {
                 let dir = fs.path(level)
                 #expect(Sys.openOutcome(dir + "/file", O_WRONLY | O_CREAT) == .EPERM, "create a file in /\(level)")
                 #expect(Sys.symlink("x", dir + "/link") == .EPERM, "symlink in /\(level)")
-                #expect(Sys.link(fs.path(g + "/status.json"), dir + "/hard") != .ok, "hard link in /\(level)")
+                #expect(Sys.link(fs.path(g + "/status.json"), dir + "/hard") == .EPERM, "hard link in /\(level)")
+                #expect(Sys.link(fs.path(g + "/v1/user"), dir + "/hard") == .EPERM, "hard link of a user file in /\(level)")
+                #expect(LinkFacts.mkfifo(dir + "/fifo", 0o644) == .EPERM, "mkfifo in /\(level)")
             }
             #expect(Sys.mkdir(fs.path("newdir")) == .EPERM)
             #expect(Sys.mkdir(fs.path("projects/p1/other")) == .EPERM)
@@ -252,15 +255,34 @@ struct RulesTests {
         }
     }
 
-    @Test func hardLinksAreEPERM() throws {
+    /// Hard links are allowed between user entries of one version (HardLinkTests); a directory,
+    /// a virtual file or an entry of the fixed layout cannot have a second name.
+    @Test func hardLinksOfDirectoriesVirtualFilesAndTheLayoutAreEPERM() throws {
         try withMount { fs in
             let v1 = try fs.makeVersion()
+            let g = "projects/p1/generations/g1"
             #expect(Sys.writeFile(v1 + "/a", "x") == .ok)
-            #expect(Sys.link(v1 + "/a", v1 + "/b") == .EPERM)
-            #expect(!Sys.exists(v1 + "/b"))
-            let shell = try Shell.run("ln \(Shell.quote(v1 + "/a")) \(Shell.quote(v1 + "/c"))")
-            #expect(!shell.succeeded, "\(shell)")
-            #expect(Sys.list(v1) == ["a", "download_url", "status.json"])
+            #expect(Sys.mkdir(v1 + "/d") == .ok)
+            #expect(Sys.link(v1 + "/d", v1 + "/d2") == .EPERM, "a user directory")
+            for virtual in [v1 + "/status.json", v1 + "/download_url", fs.path(g + "/status.json"),
+                fs.path(g + "/download_url"), fs.path("status.json")]
+            {
+                #expect(Sys.link(virtual, v1 + "/copy") == .EPERM, "link of the virtual file \(virtual)")
+                #expect(Sys.link(virtual, v1 + "/d/copy") == .EPERM, "link of the virtual file \(virtual)")
+            }
+            for structural in [v1, fs.path(g), fs.path("projects/p1"), fs.path("projects/p1/generations"),
+                fs.path("projects"), fs.path("generations"), fs.path("active"), fs.path(g + "/latest"),
+                fs.path("generations/g1"), fs.path("active/g1")]
+            {
+                #expect(Sys.link(structural, v1 + "/copy") == .EPERM, "link of the layout entry \(structural)")
+            }
+            let shell = try Shell.run("ln \(Shell.quote(v1 + "/status.json")) \(Shell.quote(v1 + "/s"))")
+            #expect(!shell.succeeded && shell.stderr.contains("Operation not permitted"), "\(shell)")
+            // Nothing appeared, and the user file still has one name.
+            #expect(Sys.list(v1) == ["a", "d", "download_url", "status.json"])
+            #expect(Sys.list(v1 + "/d") == [])
+            #expect(Sys.list(fs.path(g)) == ["download_url", "latest", "status.json", "v1"])
+            #expect(NodeStat.of(v1 + "/a")?.nlink == 1)
         }
     }
 

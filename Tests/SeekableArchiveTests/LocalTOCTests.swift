@@ -411,6 +411,15 @@ extension LocalTOCTests {
                 return ArchiveTOC.Entry(
                     path: item.0, type: .file, mode: 0o644, size: size, mtime: mtime, linkTarget: nil,
                     sha256: Hex.string(sha), members: [member(size)])
+            case .fifo, .characterDevice, .blockDevice:
+                return ArchiveTOC.Entry(
+                    path: item.0, type: item.1, mode: 0o600, size: 0, mtime: mtime, linkTarget: nil, sha256: nil,
+                    members: [member(0)], device: item.1 == .fifo ? nil : ArchiveDevice(major: 8, minor: 1))
+            case .hardLink:
+                // Names the first file of `items`: valid only when that file sorts before it.
+                return ArchiveTOC.Entry(
+                    path: item.0, type: .hardLink, mode: 0o644, size: 0, mtime: mtime,
+                    linkTarget: sorted.first { $0.1 == .file }?.0 ?? "", sha256: nil, members: [member(0)])
             }
         }
     }

@@ -60,9 +60,9 @@ import Testing
         let temp = try TemporaryDirectory("toc-bad")
         let toc = try smallArchive(temp)
         let json = String(decoding: try toc.encodeJSON(), as: UTF8.self)
-        let v3 = json.replacingOccurrences(
-            of: "\"format_version\":\(toc.formatVersion)", with: "\"format_version\":3")
-        #expect(throws: ArchiveError.unsupportedFormatVersion(3)) { try ArchiveTOC.decode(from: Array(v3.utf8)) }
+        let v4 = json.replacingOccurrences(
+            of: "\"format_version\":\(toc.formatVersion)", with: "\"format_version\":4")
+        #expect(throws: ArchiveError.unsupportedFormatVersion(4)) { try ArchiveTOC.decode(from: Array(v4.utf8)) }
         #expect(throws: ArchiveError.self) { try ArchiveTOC.decode(from: Array("{}".utf8)) }
         var broken = toc
         broken.entries[1].members[0].dataLength = 5

@@ -272,16 +272,16 @@ import Testing
         try Self.expectInvalidTOC(shorter, temp, containing: "block 0")
     }
 
-    @Test func aFooterOfFormatVersion3IsUnsupported() throws {
-        let temp = try TemporaryDirectory("toc2-v3")
+    @Test func aFooterOfFormatVersion4IsUnsupported() throws {
+        let temp = try TemporaryDirectory("toc2-v4")
         let bytes = try Self.mixedTOC(metadata: nil).encodeFormat2()
-        let v3 = try Surgery.rebuild(bytes) { _, footer in footer.summary.formatVersion = 3 }
-        #expect(throws: ArchiveError.unsupportedFormatVersion(3)) { try ArchiveTOC.decode(from: v3) }
-        try Fixtures.writeFile(temp.sub("v3.toc"), v3, mode: 0o644)
-        #expect(throws: ArchiveError.unsupportedFormatVersion(3)) { try TOCFileReader(path: temp.sub("v3.toc")) }
+        let v4 = try Surgery.rebuild(bytes) { _, footer in footer.summary.formatVersion = 4 }
+        #expect(throws: ArchiveError.unsupportedFormatVersion(4)) { try ArchiveTOC.decode(from: v4) }
+        try Fixtures.writeFile(temp.sub("v4.toc"), v4, mode: 0o644)
+        #expect(throws: ArchiveError.unsupportedFormatVersion(4)) { try TOCFileReader(path: temp.sub("v4.toc")) }
         #expect(
-            ArchiveError.unsupportedFormatVersion(3).description
-                == "archive TOC format_version 3 is not supported (this build reads 1 and 2)"
+            ArchiveError.unsupportedFormatVersion(4).description
+                == "archive TOC format_version 4 is not supported (this build reads 1, 2 and 3)"
         )
         let unchanged = try Surgery.rebuild(bytes) { _, _ in }
         #expect(unchanged == bytes, "the surgery itself changes nothing")
@@ -293,9 +293,9 @@ import Testing
         // The first record: shared 0, suffix length 1, "a", then the type byte.
         let bad = try Surgery.rebuild(bytes) { blocks, _ in
             #expect(blocks[0][0] == 0 && blocks[0][1] == 1 && blocks[0][2] == UInt8(ascii: "a") && blocks[0][3] == 1)
-            blocks[0][3] = 7
+            blocks[0][3] = 8
         }
-        try Self.expectInvalidTOC(bad, temp, containing: "unknown entry type 7 for 'a'")
+        try Self.expectInvalidTOC(bad, temp, containing: "unknown entry type 8 for 'a'")
     }
 
     @Test func anEntryCountThatDoesNotMatchIsAnInvalidTOC() throws {

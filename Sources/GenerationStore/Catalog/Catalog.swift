@@ -17,6 +17,9 @@ final class Catalog: Sendable {
     private let checkpointer: DatabaseQueue
     /// When the last background checkpoint ran.
     private let lastCheckpoint = Mutex(ContinuousClock.now)
+    /// One checkpoint at a time: SQLite answers SQLITE_BUSY to a checkpoint while another
+    /// connection runs one, and `fsync` reported that as EIO (seen under `dd conv=fsync`).
+    private let checkpointing = NSLock()
     private let journal: CreateJournal
     /// Nodes written from the journal at open: changes a killed process had not committed.
     let replayedChanges: Int
@@ -172,14 +175,23 @@ final class Catalog: Sendable {
             return true
         }
         guard due else { return }
-        try checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        try checkpointInBackground()
+    }
+
+    /// checkpointIfDue's checkpoint, now.
+    func checkpointInBackground() throws {
+        try checkpointing.withLock {
+            try checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        }
     }
 
     /// Makes every committed transaction durable against power loss (fsync of the WAL and database).
     func checkpoint() throws {
-        try pool.writeWithoutTransaction { db in
-            try commit(db)
-            _ = try db.checkpoint(.passive)
+        try checkpointing.withLock {
+            try pool.writeWithoutTransaction { db in
+                try commit(db)
+                _ = try db.checkpoint(.passive)
+            }
         }
     }
 
@@ -244,7 +256,7 @@ extension Node {
     /// Every column but the id, in the order of `changedValues`.
     private static let changedColumns = [
         "parent_id", "name", "role", "mode", "uid", "gid", "size", "atime_ns", "mtime_ns", "ctime_ns", "link_target",
-        "version_id", "archive_path",
+        "version_id", "archive_path", "nlink", "rdev", "inode_id",
     ]
     private static let insertSQL =
         "INSERT INTO node (\(changedColumns.joined(separator: ", "))) VALUES (\(changedColumns.map { _ in "?" }.joined(separator: ", ")))"
@@ -252,7 +264,10 @@ extension Node {
         "UPDATE node SET \(changedColumns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?"
 
     private var changedValues: [(any DatabaseValueConvertible)?] {
-        [parentID, name, role.rawValue, mode, uid, gid, size, atimeNs, mtimeNs, ctimeNs, linkTarget, versionID, archivePath]
+        [
+            parentID, name, role.rawValue, mode, uid, gid, size, atimeNs, mtimeNs, ctimeNs, linkTarget, versionID, archivePath,
+            links, Int64(bitPattern: rdev), inodeID,
+        ]
     }
 
     // insertRow and updateRow do what GRDB's insert and update do, with statements prepared once:
@@ -312,12 +327,13 @@ extension Node {
         try Node.fetchCursor(db, sql: "SELECT \(selection) FROM node WHERE parent_id = ? ORDER BY name", arguments: [parent])
     }
 
-    /// Files, directories and symlinks in a version.
+    /// The user's entries (names) in a version.
     static func userEntryCount(_ db: Database, version: Int64) throws -> Int {
-        try Int.fetchOne(
-            db, sql: "SELECT COUNT(*) FROM node WHERE version_id = ? AND role IN ('dir', 'file', 'symlink')",
-            arguments: [version]) ?? 0
+        let roles = NodeRole.allCases.filter(\.isUserContent).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM node WHERE version_id = ? AND role IN (\(roles))", arguments: [version]) ?? 0
     }
+
 
     static func hasChildren(_ db: Database, parent: Int64) throws -> Bool {
         let statement = try db.cachedStatement(sql: "SELECT 1 FROM node WHERE parent_id = ? LIMIT 1")
@@ -328,17 +344,24 @@ extension Node {
         try Node.filter(Columns.role == NodeRole.generation && Columns.name == Data(id.utf8)).fetchOne(db)
     }
 
-    /// Files and bytes of a version's user content.
-    static func contentTotals(_ db: Database, version: Int64) throws -> (files: Int, bytes: Int64) {
+    /// Files and bytes of a version's user content, and its sockets (archives cannot hold them).
+    static func contentTotals(_ db: Database, version: Int64) throws -> (files: Int, bytes: Int64, sockets: Int) {
         let row = try Row.fetchOne(
-            db, sql: "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM node WHERE version_id = ? AND role = 'file'",
+            db,
+            sql: """
+                SELECT COALESCE(SUM(role = 'file'), 0), COALESCE(SUM(CASE WHEN role = 'file' THEN size END), 0),
+                    COALESCE(SUM(role = 'socket' AND parent_id IS NOT NULL), 0)
+                FROM node WHERE version_id = ? AND role IN ('file', 'socket')
+                """,
             arguments: [version])
-        return (row?[0] ?? 0, row?[1] ?? 0)
+        return (row?[0] ?? 0, row?[1] ?? 0, row?[2] ?? 0)
     }
 
-    /// Nodes left without a name by a crash while they were unlinked but still open.
+    /// Nodes left without a name by a crash while they were unlinked but still open, and name
+    /// rows (hard links) removed in a batch the create journal replayed.
     static func orphans(_ db: Database) throws -> [Node] {
-        try Node.filter(Columns.parentID == nil && Columns.role != NodeRole.root).fetchAll(db)
+        try Node.fetchAll(
+            db, sql: "SELECT \(selection) FROM node WHERE parent_id IS NULL AND role != 'root' AND nlink = 0")
     }
 }
 

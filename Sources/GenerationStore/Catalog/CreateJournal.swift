@@ -48,11 +48,13 @@ final class CreateJournal: Sendable {
 
     // MARK: - Record format
 
-    // A record: "CBJ1", payload length (UInt32), FNV-1a 64 of the payload, payload. The payload:
+    // A record: "CBJ2", payload length (UInt32), FNV-1a 64 of the payload, payload. The payload:
     // batch, id, parent id, version id (0 = none), mode, uid, gid, size, atime, mtime, ctime,
-    // then role, name, link target and archive path as length-prefixed bytes (UInt32.max = nil).
-    // Integers are little-endian.
-    private static let magic: [UInt8] = Array("CBJ1".utf8)
+    // then role, name, link target and archive path as length-prefixed bytes (UInt32.max = nil),
+    // then nlink (UInt32), rdev and inode id (0 = none). Integers are little-endian. "CBJ1"
+    // records (before hard links and special files) end after the archive path.
+    private static let magic: [UInt8] = Array("CBJ2".utf8)
+    private static let magicBeforeLinks: [UInt8] = Array("CBJ1".utf8)
 
     static func encode(_ entry: JournalEntry) -> [UInt8] {
         let node = entry.node
@@ -65,6 +67,9 @@ final class CreateJournal: Sendable {
         payload.appendBytes(node.name)
         payload.appendBytes(node.linkTarget)
         payload.appendBytes(node.archivePath)
+        payload.appendInteger(node.links)
+        payload.appendInteger(node.rdev)
+        payload.appendInteger(node.inodeID ?? 0)
         var record = magic
         record.appendInteger(UInt32(payload.count))
         record.appendInteger(fnv1a(payload[...]))
@@ -74,17 +79,17 @@ final class CreateJournal: Sendable {
     static func decode(_ bytes: [UInt8]) -> [JournalEntry] {
         var entries: [JournalEntry] = []
         var reader = ByteReader(remaining: bytes[...])
-        while let header = reader.take(magic.count), Array(header) == magic,
+        while let header = reader.take(magic.count), Array(header) == magic || Array(header) == magicBeforeLinks,
             let length: UInt32 = reader.integer(), let checksum: UInt64 = reader.integer(),
             let payload = reader.take(Int(length)), fnv1a(payload) == checksum,
-            let entry = entry(from: payload)
+            let entry = entry(from: payload, withLinks: Array(header) == magic)
         {
             entries.append(entry)
         }
         return entries
     }
 
-    private static func entry(from payload: ArraySlice<UInt8>) -> JournalEntry? {
+    private static func entry(from payload: ArraySlice<UInt8>, withLinks: Bool) -> JournalEntry? {
         var reader = ByteReader(remaining: payload)
         guard let batch: Int64 = reader.integer(), let id: Int64 = reader.integer(),
             let parentID: Int64 = reader.integer(), let versionID: Int64 = reader.integer(),
@@ -94,10 +99,20 @@ final class CreateJournal: Sendable {
             let roleBytes = reader.bytes(), let role = roleBytes.flatMap({ NodeRole(rawValue: String(decoding: $0, as: UTF8.self)) }),
             let name = reader.bytes(), let linkTarget = reader.bytes(), let archivePath = reader.bytes()
         else { return nil }
-        let node = Node(
+        var node = Node(
             id: id, parentID: parentID == 0 ? nil : parentID, name: name, role: role, mode: mode, uid: uid, gid: gid,
             size: size, atimeNs: atime, mtimeNs: mtime, ctimeNs: ctime, linkTarget: linkTarget,
             versionID: versionID == 0 ? nil : versionID, archivePath: archivePath)
+        if withLinks {
+            guard let links: UInt32 = reader.integer(), let rdev: UInt64 = reader.integer(),
+                let inodeID: Int64 = reader.integer()
+            else { return nil }
+            node.links = links
+            node.rdev = rdev
+            node.inodeID = inodeID == 0 ? nil : inodeID
+        } else if parentID == 0 && role != .root {
+            node.links = 0  // a CBJ1 removal
+        }
         return JournalEntry(batch: batch, node: node)
     }
 

@@ -114,6 +114,38 @@ enum CatalogMigrations {
                     );
                     """)
         }
+        migrator.registerMigration("v7-links-and-special-files") { db in
+            try widenRoleCheck(db)
+            // nlink: see Node.links. Existing directories get their count (2 + subdirectories),
+            // except those of bucket versions not listed yet; nameless rows were orphans.
+            try db.execute(
+                sql: """
+                    ALTER TABLE node ADD COLUMN nlink INTEGER NOT NULL DEFAULT 1 CHECK (nlink >= 0);
+                    ALTER TABLE node ADD COLUMN rdev INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE node ADD COLUMN inode_id INTEGER REFERENCES node(id);
+                    CREATE INDEX node_inode ON node(inode_id) WHERE inode_id IS NOT NULL;
+                    UPDATE node SET nlink = 0 WHERE parent_id IS NULL AND role != 'root';
+                    UPDATE node SET nlink = 2 + (SELECT COUNT(*) FROM node AS child WHERE child.parent_id = node.id AND child.role = 'dir')
+                        WHERE role IN ('dir', 'version') AND parent_id IS NOT NULL
+                        AND id NOT IN (SELECT node_id FROM unlisted_directory);
+                    """)
+        }
         return migrator
+    }
+
+    /// Lets `node.role` hold every current role. The CHECK constraint is rewritten in place, as
+    /// SQLite documents for changes that no stored row can violate (every old role is still
+    /// allowed), instead of copying a table of a million rows.
+    private static func widenRoleCheck(_ db: Database) throws {
+        guard var sql = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'node'"),
+            let start = sql.range(of: "role IN ("), let end = sql[start.upperBound...].range(of: ")")
+        else { throw DatabaseError(message: "catalog: the node table's role constraint is not where it should be") }
+        let roles = NodeRole.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        sql.replaceSubrange(start.upperBound..<end.lowerBound, with: roles)
+        let schemaVersion = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        try db.execute(sql: "PRAGMA writable_schema = ON")
+        try db.execute(sql: "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'node'", arguments: [sql])
+        try db.execute(sql: "PRAGMA schema_version = \(schemaVersion + 1)")
+        try db.execute(sql: "PRAGMA writable_schema = OFF")
     }
 }

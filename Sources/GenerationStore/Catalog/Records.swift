@@ -23,6 +23,14 @@ struct Node: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRe
     var versionID: Int64?
     /// Where the content is when it is not in a local blob: this path in the version's archive.
     var archivePath: Data? = nil
+    /// Column `nlink`: names of a file, symlink or special file (0 once unlinked: an orphan while
+    /// open); 2 + subdirectories for a version or user directory; 1 for structure ("not counted")
+    /// and for a directory of a bucket version not listed yet; 1 for a `hardLink` name row.
+    var links: UInt32 = 1
+    /// The device of a character or block device node (Linux dev_t encoding).
+    var rdev: UInt64 = 0
+    /// For a `hardLink` name row: the node it names.
+    var inodeID: Int64? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, name, role, mode, uid, gid, size
@@ -33,6 +41,9 @@ struct Node: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRe
         case linkTarget = "link_target"
         case versionID = "version_id"
         case archivePath = "archive_path"
+        case links = "nlink"
+        case rdev
+        case inodeID = "inode_id"
     }
 
     enum Columns {
@@ -50,6 +61,8 @@ struct Node: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRe
     var ino: InodeNumber { InodeNumber(id ?? 0) }
     var nameBytes: [UInt8] { name.map { [UInt8]($0) } ?? [] }
     var kind: FileKind { role.kind }
+    /// Unlinked: no name, and no hard link names it (removed once nothing holds it open).
+    var isUnlinked: Bool { parentID == nil && links == 0 && role != .root }
 }
 
 extension Node {
@@ -59,7 +72,7 @@ extension Node {
         [
         Columns.id, Columns.parentID, Columns.name, Columns.role, Column("mode"), Column("uid"), Column("gid"),
         Columns.size, Column("atime_ns"), Column("mtime_ns"), Column("ctime_ns"), Column("link_target"),
-        Columns.versionID, Columns.archivePath,
+        Columns.versionID, Columns.archivePath, Column("nlink"), Column("rdev"), Column("inode_id"),
         ]
     }
 
@@ -78,6 +91,9 @@ extension Node {
         linkTarget = row[11]
         versionID = row[12]
         archivePath = row[13]
+        links = row[14]
+        rdev = UInt64(bitPattern: row[15] as Int64)
+        inodeID = row[16]
     }
 
     func encode(to container: inout PersistenceContainer) throws {
@@ -95,6 +111,9 @@ extension Node {
         container["link_target"] = linkTarget
         container["version_id"] = versionID
         container["archive_path"] = archivePath
+        container["nlink"] = links
+        container["rdev"] = Int64(bitPattern: rdev)
+        container["inode_id"] = inodeID
     }
 }
 

@@ -107,15 +107,16 @@ extension Namespace {
     }
 
     private static func checkUploaded(_ path: [UInt8], _ node: Node, in toc: LocalTOC) throws(FSError) {
-        let name = String(decoding: path, as: UTF8.self)
         let entry: ArchiveTOC.Entry?
         do {
-            entry = try toc.entry(at: name)
+            entry = try toc.entry(at: path)
         } catch {
             throw FSError(.ioError, "reading the TOC \(toc.path): \(error)")
         }
+        // A second name of a file with hard links is a hard link entry: the data is at the first.
+        if entry?.type == .hardLink { return }
         guard let entry, entry.type == .file, Int64(entry.size) == node.size else {
-            throw FSError(.ioError, "\(name) is not in the uploaded archive as the catalog shows it")
+            throw FSError(.ioError, "\(NameRules.readablePath(path)) is not in the uploaded archive as the catalog shows it")
         }
     }
 }

@@ -58,7 +58,15 @@ public final class GenerationFileSystem: Sendable {
 
     public func forget(_ ino: InodeNumber, count: UInt64) { namespace.forget(ino, count: count) }
 
-    public func getattr(_ ino: InodeNumber) throws(FSError) -> Entry { try namespace.getattr(ino) }
+    /// A file's attributes say how much of its blob is allocated (`du` after a punched hole);
+    /// lookups and listings, far more frequent, estimate it from the size instead.
+    public func getattr(_ ino: InodeNumber) throws(FSError) -> Entry {
+        var entry = try namespace.getattr(ino)
+        if entry.attributes.kind == .file, VirtualEntry(ino: ino) == nil {
+            entry.attributes.blocks = blobs.allocatedBlocks(ino)
+        }
+        return entry
+    }
 
     public func setattr(_ ino: InodeNumber, changes: AttributeChanges) throws(FSError) -> Entry {
         try namespace.setattr(ino, changes: changes)
@@ -76,6 +84,10 @@ public final class GenerationFileSystem: Sendable {
 
     public func link(_ ino: InodeNumber, newParent: InodeNumber, newName: [UInt8]) throws(FSError) -> Entry {
         try namespace.link(ino, newParent: newParent, newName: newName)
+    }
+
+    public func mknod(parent: InodeNumber, name: [UInt8], mode: UInt32, rdev: UInt64, caller: Caller) throws(FSError) -> Entry {
+        try namespace.mknod(parent: parent, name: name, mode: mode, rdev: rdev, caller: caller)
     }
 
     public func unlink(parent: InodeNumber, name: [UInt8]) throws(FSError) { try namespace.unlink(parent: parent, name: name) }

@@ -59,6 +59,30 @@ public enum NameRules {
         return text + "\""
     }
 
+    /// A path for log lines and status: as it is when it is UTF-8 without control characters,
+    /// otherwise with each such byte (and every byte of invalid UTF-8) written `\xNN`.
+    public static func readablePath(_ path: [UInt8]) -> String {
+        if let text = String(validating: path, as: UTF8.self), !path.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\\") }) {
+            return text
+        }
+        var text = ""
+        var rest = path[...]
+        while let byte = rest.first {
+            // The longest valid UTF-8 sequence starting here (1–4 bytes), or one byte escaped.
+            let length = byte < 0x80 ? 1 : byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 0
+            if length > 0, rest.count >= length, byte >= 0x20, byte != 0x7f, byte != UInt8(ascii: "\\"),
+                let scalar = String(validating: rest.prefix(length), as: UTF8.self)
+            {
+                text += scalar
+                rest = rest.dropFirst(length)
+            } else {
+                text += "\\x" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
+                rest = rest.dropFirst()
+            }
+        }
+        return text
+    }
+
     private static func isAlphanumeric(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
             || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))

@@ -7,23 +7,54 @@ public typealias InodeNumber = UInt64
 /// What a node is for the user: the file type `stat` reports.
 public enum FileKind: String, Sendable, Codable {
     case directory, file, symlink
+    case fifo, socket, characterDevice, blockDevice
 }
 
-/// Where a node sits in the fixed layout of DESIGN §1. Only `dir`, `file` and `symlink`
-/// are the user's own; the others are structure the rules create and protect.
+/// Where a node sits in the fixed layout of DESIGN §1. `dir`, `file`, `symlink`, the special
+/// files and `hardLink` are the user's own; the others are structure the rules create and protect.
+///
+/// A `hardLink` row is a name, not an inode: its `inode_id` is the node (a file, symlink or
+/// special file) the name stands for. That node keeps its own name too, unless it was unlinked
+/// while other names remain (then it has no parent and no name, and `nlink` > 0).
 public enum NodeRole: String, Sendable, Codable, CaseIterable {
     case root, projects, project, projectGenerations, generation, version
     case dir, file, symlink
+    case fifo, socket
+    case characterDevice = "chardev"
+    case blockDevice = "blockdev"
+    case hardLink = "hardlink"
 
+    /// The kind of a node; a `hardLink` row has none of its own (it is its inode's).
     public var kind: FileKind {
         switch self {
-        case .file: .file
+        case .file, .hardLink: .file
         case .symlink: .symlink
+        case .fifo: .fifo
+        case .socket: .socket
+        case .characterDevice: .characterDevice
+        case .blockDevice: .blockDevice
         default: .directory
         }
     }
 
-    public var isUserContent: Bool { self == .dir || self == .file || self == .symlink }
+    public var isUserContent: Bool {
+        switch self {
+        case .dir, .file, .symlink, .fifo, .socket, .characterDevice, .blockDevice, .hardLink: true
+        default: false
+        }
+    }
+
+    /// The role of a node `mknod` makes for file type bits `type` (`mode & S_IFMT`).
+    public static func made(byMknod type: UInt32) -> NodeRole? {
+        switch type {
+        case 0o100000: .file
+        case 0o010000: .fifo
+        case 0o140000: .socket
+        case 0o020000: .characterDevice
+        case 0o060000: .blockDevice
+        default: nil
+        }
+    }
 }
 
 public struct Timespec: Sendable, Hashable, Comparable {
@@ -58,9 +89,13 @@ public struct Attributes: Sendable, Equatable {
     /// Permission bits only (07777); the adapter adds the file type bits.
     public var mode: UInt32
     public var nlink: UInt32
+    /// The device a character or block device node stands for (Linux dev_t encoding); 0 otherwise.
+    public var rdev: UInt64 = 0
     public var uid: UInt32
     public var gid: UInt32
     public var size: UInt64
+    /// 512-byte blocks allocated, when known; otherwise `stat` shows what the size needs.
+    public var blocks: UInt64? = nil
     public var atime: Timespec
     public var mtime: Timespec
     public var ctime: Timespec

@@ -34,10 +34,12 @@ extension Namespace {
             if let virtual = VirtualEntry.named(name, in: directory) {
                 return try virtualEntryLocked(virtual, sized: false)
             }
-            guard let child = try childLocked(directory, name), let id = child.id else {
+            guard let name = try childLocked(directory, name) else {
                 if versionLocked(of: directory)?.origin == .remote { return nil }
                 throw FSError.notFound()
             }
+            let child = try inodeLocked(of: name)
+            guard let id = child.id else { throw FSError.notFound() }
             cacheLocked(child)
             references.addLookup(id)
             return entryLocked(child)
@@ -178,8 +180,8 @@ extension Namespace {
         }
         let children = try readCatalogLocked("listing a directory") { try Node.children($0, parent: directoryID) }
         for child in children {
-            let current = child.id.flatMap { nodes[$0] } ?? child
-            add(current.nameBytes, entryLocked(current), node: current)
+            let current = try child.role == .hardLink ? inodeLocked(of: child) : child.id.flatMap { nodes[$0] } ?? child
+            add(child.nameBytes, entryLocked(current), node: current)
         }
         return listed
     }

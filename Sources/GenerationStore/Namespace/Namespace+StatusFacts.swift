@@ -26,6 +26,7 @@ extension Namespace {
         return VersionFacts(
             record: version, project: String(decoding: project.nameBytes, as: UTF8.self),
             generation: String(decoding: generation.nameBytes, as: UTF8.self), files: totals.files, bytes: totals.bytes,
+            socketsLeftOut: totals.sockets,
             metadata: metadata.map(Self.metadataMember), localArchive: localArchiveLocked(version))
     }
 

@@ -1,5 +1,6 @@
 // Changing the tree: mkdir (projects, generations, versions, user directories), create,
-// symlink, unlink, rmdir, rename and link, with the placement rules of DESIGN §1.
+// symlink, unlink, rmdir and rename, with the placement rules of DESIGN §1 (link and mknod:
+// Namespace+Links).
 import Foundation
 import GRDB
 
@@ -35,19 +36,16 @@ extension Namespace {
         }
     }
 
-    public func link(_ ino: InodeNumber, newParent: InodeNumber, newName: [UInt8]) throws(FSError) -> Entry {
-        throw FSError.notPermitted("hard links are not supported")
-    }
-
     public func unlink(parent: InodeNumber, name: [UInt8]) throws(FSError) {
         try NameRules.checkName(name)
         try withLock { () throws(FSError) in
             let (directory, child) = try existingUserChildLocked(parent, name, action: "unlink")
-            if child.kind == .directory { throw FSError(.isDirectory, "is a directory: use rmdir") }
+            let inode = try inodeLocked(of: child)
+            if inode.kind == .directory { throw FSError(.isDirectory, "is a directory: use rmdir") }
             try checkWritableLocked(directory)
             let now = changeClock.now()
             let removedBlob = try writeBatchedLocked("unlinking \(NameRules.printable(name))") { db in
-                (try self.detachLocked(child, db), [Self.detached(child)])
+                try self.removeNameLocked(child, of: inode, at: now, db)
             }
             if let removedBlob { removeContent(removedBlob) }
             touchDirectoryLaterLocked(directory, at: now)
@@ -66,7 +64,7 @@ extension Namespace {
             try writeBatchedLocked("removing directory \(NameRules.printable(name))") { db in
                 if try Node.hasChildren(db, parent: childID) { throw FSError(.directoryNotEmpty, "directory not empty") }
                 _ = try self.detachLocked(child, db)
-                return ((), [Self.detached(child)])
+                return ((), [Self.detached(child)] + (try self.countSubdirectoryLocked(directory.id, by: -1, db)))
             }
             touchDirectoryLaterLocked(directory, at: now)
             knownChildren.removed(name, from: directory.id ?? 0)
@@ -82,38 +80,59 @@ extension Namespace {
         try NameRules.checkName(newName)
         try withLock { () throws(FSError) in
             let (source, moving) = try existingUserChildLocked(parent, name, action: "rename")
+            let movingInode = try inodeLocked(of: moving)
             try checkWritableLocked(source)
             let target = try userDirectoryLocked(newParent, forCreating: newName, allowExisting: true)
             guard source.versionID == target.versionID else {
                 throw FSError(.improperLink, "cannot move entries between versions")
             }
             if mode == .exchange { throw FSError.invalid("RENAME_EXCHANGE is not supported") }
-            if moving.kind == .directory, try isLocked(target, inside: moving) {
+            let movesDirectory = movingInode.kind == .directory
+            if movesDirectory, try isLocked(target, inside: moving) {
                 throw FSError.invalid("cannot move a directory into itself")
             }
             let replaced = try childLocked(target, newName)
+            var replacedInode: Node?
             if let replaced {
                 if replaced.id == moving.id { return }
+                let inode = try inodeLocked(of: replaced)
+                // Two names of one file: rename does nothing (POSIX), both names stay.
+                if inode.id == movingInode.id { return }
                 if mode == .noReplace { throw FSError.exists("\(NameRules.printable(newName)) exists") }
-                try checkReplaceableLocked(replaced, by: moving)
+                try checkReplaceableLocked(inode, by: movingInode)
+                replacedInode = inode
             }
             let now = changeClock.now()
             var moved = moving
             moved.parentID = target.id
             moved.name = Data(newName)
-            moved.ctimeNs = now.totalNanoseconds
+            if moved.role != .hardLink { moved.ctimeNs = now.totalNanoseconds }
             // Batched like creates: the journal holds the replaced entry's removal, then the move.
             let removedBlob = try writeBatchedLocked("renaming \(NameRules.printable(name))") { db in
-                let blob = try replaced.flatMap { try self.detachLocked($0, db) }
+                var blob: InodeNumber?
+                var rows: [Node] = []
+                if let replaced, let replacedInode {
+                    if replacedInode.kind == .directory {
+                        blob = try self.detachLocked(replaced, db)
+                        rows = [Self.detached(replaced)] + (try self.countSubdirectoryLocked(target.id, by: -1, db))
+                    } else {
+                        (blob, rows) = try self.removeNameLocked(replaced, of: replacedInode, at: now, db)
+                    }
+                }
                 try moved.updateRow(db)
-                return (blob, (replaced.map { [Self.detached($0)] } ?? []) + [moved])
+                rows.append(moved)
+                if movesDirectory, source.id != target.id {
+                    rows += try self.countSubdirectoryLocked(source.id, by: -1, db)
+                    rows += try self.countSubdirectoryLocked(target.id, by: 1, db)
+                }
+                return (blob, rows)
             }
             if let removedBlob { removeContent(removedBlob) }
             touchDirectoryLaterLocked(source, at: now)
             if target.id != source.id { touchDirectoryLaterLocked(target, at: now) }
             knownChildren.removed(name, from: source.id ?? 0)
             knownChildren.added(newName, to: target.id ?? 0)
-            if let replaced, replaced.kind == .directory { knownChildren.directoryRemoved(replaced.id ?? 0) }
+            if let replaced, replacedInode?.kind == .directory { knownChildren.directoryRemoved(replaced.id ?? 0) }
             if let id = moved.id, nodes[id] != nil { nodes[id] = moved }
             touchVersionLocked(source.versionID, at: now)
         }
@@ -159,6 +178,7 @@ extension Namespace {
         let (node, record) = try writeCatalogLocked("creating a version") { db in
             var node = try self.insertNode(in: generation, name: name, role: .version, mode: mode, caller: caller, now: now, db)
             node.versionID = node.id
+            node.links = 2
             try node.update(db)
             self.cacheLocked(node)
             let record = VersionRecord(
@@ -256,7 +276,8 @@ extension Namespace {
     // MARK: - Rows
 
     func insertUserNodeLocked(
-        in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil
+        in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil,
+        rdev: UInt64 = 0
     ) throws(FSError) -> Node {
         let now = changeClock.now()
         let node = try writeBatchedLocked("creating \(NameRules.printable(name))") { db -> (Node, [Node]) in
@@ -264,19 +285,20 @@ extension Namespace {
                 id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
                 mtimeNs: now.totalNanoseconds, ctimeNs: now.totalNanoseconds, linkTarget: linkTarget.map { Data($0) },
-                versionID: directory.versionID)
+                versionID: directory.versionID, links: role == .dir ? 2 : 1, rdev: rdev)
             do {
                 try node.insertRow(db)
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 // UNIQUE(parent_id, name): create() relies on it instead of looking the name up first.
                 throw FSError.exists("\(NameRules.printable(name)) exists")
             }
-            if role != .file { try self.touchDirectory(directory, at: now, db) }
-            return (node, [node])
+            guard role == .dir else { return (node, [node]) }
+            try self.touchDirectory(directory, at: now, db)
+            return (node, [node] + (try self.countSubdirectoryLocked(directory.id, by: 1, db)))
         }
         knownChildren.added(name, to: directory.id ?? 0)
         if role == .dir { knownChildren.directoryCreated(node.id ?? 0) }
-        if role == .file { touchDirectoryLaterLocked(directory, at: now) }
+        if role != .dir { touchDirectoryLaterLocked(directory, at: now) }
         // A file's blob is created when create() opens it (BlobStore.open creates a missing blob).
         touchVersionLocked(directory.versionID, at: now)
         cacheLocked(node)
@@ -311,7 +333,7 @@ extension Namespace {
     }
 
     /// touchDirectory kept in memory: the times are written by the next saveDirtyLocked.
-    private func touchDirectoryLaterLocked(_ directory: Node, at time: Timespec) {
+    func touchDirectoryLaterLocked(_ directory: Node, at time: Timespec) {
         guard let id = directory.id else { return }
         var current = nodes[id] ?? directory
         current.mtimeNs = time.totalNanoseconds
@@ -323,22 +345,24 @@ extension Namespace {
     /// What the create journal records for an unlink or rmdir, which joins the batch of creates:
     /// the node without parent or name. Replayed after a kill -9, that row is an orphan, and the
     /// mount removes orphans and their content (`removeOrphans`), so the removal is not undone.
-    private static func detached(_ node: Node) -> Node {
+    static func detached(_ node: Node) -> Node {
         var gone = node
         gone.parentID = nil
         gone.name = nil
+        gone.links = 0
         return gone
     }
 
     /// Takes `node` out of the tree: deleted now, or kept nameless while a handle still reads it.
     /// Returns the inode whose blob the caller removes once the removal is durable: committed, or
     /// journaled in the batch (a rolled-back unlink must not have lost the content).
-    private func detachLocked(_ node: Node, _ db: Database) throws -> InodeNumber? {
+    func detachLocked(_ node: Node, _ db: Database) throws -> InodeNumber? {
         guard let id = node.id else { return nil }
         if references.isOpen(id) {
             var orphan = nodes[id] ?? node
             orphan.parentID = nil
             orphan.name = nil
+            orphan.links = 0
             try orphan.updateRow(db)
             nodes[id] = orphan
             return nil

@@ -30,6 +30,8 @@ extension Namespace {
         case .file:
             // The exact size of the content as it would be computed now; reads use direct I/O.
             if sized { attributes.size = UInt64(try virtualContentLocked(virtual).count) }
+        case .fifo, .socket, .characterDevice, .blockDevice:
+            break  // no virtual entry is one
         }
         return Entry(attributes: attributes, timeout: 0)
     }

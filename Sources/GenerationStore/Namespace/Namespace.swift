@@ -122,12 +122,14 @@ final class Namespace: @unchecked Sendable {
     /// Files unlinked while open when the last run ended: nothing can reach them any more.
     private func removeOrphans() throws {
         let orphans = try catalog.write { db in
-            let orphans = try Node.orphans(db)
+            // Removed names first: a hard link row refers to its inode.
+            let orphans = try Node.orphans(db).sorted { $0.role == .hardLink && $1.role != .hardLink }
             for orphan in orphans { _ = try orphan.delete(db) }
             return orphans
         }
         for orphan in orphans where orphan.role == .file { removeContent(orphan.ino) }
-        if !orphans.isEmpty { logger.info("removed \(orphans.count) files unlinked while open before the last unmount") }
+        let files = orphans.filter { $0.role != .hardLink }.count
+        if files > 0 { logger.info("removed \(files) files unlinked while open before the last unmount") }
     }
 
     func withLock<T>(_ body: () throws(FSError) -> T) throws(FSError) -> T {
@@ -206,7 +208,7 @@ final class Namespace: @unchecked Sendable {
             // the kernel or a handle still refers to them, removed for good at their last release).
             nodes.trim(to: Self.cachedNodesLimit * 7 / 8) { node in
                 guard let id = node.id else { return true }
-                return dirtyNodes.contains(id) || references.isOpen(id) || node.parentID == nil
+                return dirtyNodes.contains(id) || references.isOpen(id) || node.isUnlinked || node.role == .root
             }
         }
     }
@@ -215,7 +217,7 @@ final class Namespace: @unchecked Sendable {
     /// removes it for good if it was unlinked.
     func releaseIfUnreferencedLocked(_ id: Int64) {
         guard !references.isReferenced(id) else { return }
-        if let node = nodes[id], node.parentID == nil, node.role != .root {
+        if let node = nodes[id], node.isUnlinked {
             purgeLocked(node)
             return
         }
@@ -343,8 +345,7 @@ final class Namespace: @unchecked Sendable {
 
     func attributes(of node: Node) -> Attributes {
         Attributes(
-            // A file unlinked while open has no name left: no links, as on ext4.
-            ino: node.ino, kind: node.kind, mode: node.mode, nlink: node.kind == .file && node.parentID == nil ? 0 : 1,
+            ino: node.ino, kind: node.kind, mode: node.mode, nlink: node.links, rdev: node.rdev,
             uid: node.uid, gid: node.gid,
             size: node.kind == .directory ? 4096 : UInt64(node.size),
             atime: Timespec(totalNanoseconds: node.atimeNs), mtime: Timespec(totalNanoseconds: node.mtimeNs),

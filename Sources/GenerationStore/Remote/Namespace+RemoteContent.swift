@@ -15,7 +15,8 @@ private struct FetchRequest: Sendable {
     let ino: InodeNumber
     let versionID: Int64
     let archiveKey: String
-    let path: String
+    /// The file's path in the archive (bytes: names are any bytes but `/` and NUL).
+    let path: [UInt8]
     /// The file's TOC entry, with the summary of the TOC it comes from.
     let toc: ArchiveTOC
 }
@@ -121,7 +122,7 @@ extension Namespace {
             return nil
         }
         if fetched.holds(id) { return nil }
-        let path = String(decoding: archivePath, as: UTF8.self)
+        let path = [UInt8](archivePath)
         let toc = try tocLocked(version)
         let entry: ArchiveTOC.Entry?
         do {
@@ -129,7 +130,7 @@ extension Namespace {
         } catch {
             throw FSError(.ioError, "reading the TOC \(toc.path) of v\(version.number): \(error)")
         }
-        guard let entry else { throw FSError(.ioError, "\(path) is not in the TOC of v\(version.number)") }
+        guard let entry else { throw FSError(.ioError, "\(NameRules.readablePath(path)) is not in the TOC of v\(version.number)") }
         return FetchRequest(
             nodeID: id, ino: node.ino, versionID: versionID, archiveKey: try remoteKeysLocked(version).archive,
             path: path, toc: ArchiveTOC(summary: toc.summary, entries: [entry]))
@@ -147,10 +148,10 @@ extension Namespace {
             try descriptor.closeAfter { try reader.writeFile(at: request.path, to: descriptor) }
             if Glibc.rename(partial.string, target.string) != 0 { throw Errno(rawValue: errno) }
             let (requests, bytes) = source.transferred.totals
-            logger.info("fetched \(request.path) of \(request.archiveKey): \(bytes) bytes in \(requests) requests")
+            logger.info("fetched \(NameRules.readablePath(request.path)) of \(request.archiveKey): \(bytes) bytes in \(requests) requests")
         } catch {
             Glibc.unlink(partial.string)
-            let reason = "reading \(request.path) of \(request.archiveKey) from the bucket failed: \(error)"
+            let reason = "reading \(NameRules.readablePath(request.path)) of \(request.archiveKey) from the bucket failed: \(error)"
             logger.error("\(reason)")
             fetched.recordReadError(request.versionID, reason)
             throw FSError(.ioError, reason)

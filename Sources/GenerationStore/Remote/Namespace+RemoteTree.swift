@@ -10,15 +10,16 @@ import SeekableArchive
 /// An unlisted directory of a version from the bucket, and the TOC its children come from.
 private struct UnlistedSource {
     let directoryID: Int64
-    let path: String
+    /// The directory's path in the TOC, as bytes (names are any bytes but `/` and NUL).
+    let path: [UInt8]
     let versionID: Int64
     let toc: LocalTOC
     let stem: String
 
-    func path(of name: [UInt8]) -> String {
-        let name = String(decoding: name, as: UTF8.self)
-        return path.isEmpty ? name : path + "/" + name
-    }
+    func path(of name: [UInt8]) -> [UInt8] { path.isEmpty ? name : path + [UInt8(ascii: "/")] + name }
+
+    /// The directory's path for log lines and errors.
+    var printablePath: String { path.isEmpty ? "." : NameRules.readablePath(path) }
 }
 
 extension Namespace {
@@ -32,8 +33,8 @@ extension Namespace {
             let directory = try nodeLocked(source.directoryID)
             if try childLocked(directory, name) != nil { return true }
             guard try isUnlistedLocked(source.directoryID) else { return false }
-            try writeCatalogLocked("adding \(path) of \(source.stem) from its TOC") { db in
-                try self.insertLocked(found, under: directory, db)
+            try writeCatalogLocked("adding \(NameRules.readablePath(path)) of \(source.stem) from its TOC") { db in
+                try self.insertLocked(found, under: directory, from: source, db)
             }
             return true
         }
@@ -47,12 +48,17 @@ extension Namespace {
         try withLock { () throws(FSError) in
             guard try isUnlistedLocked(source.directoryID) else { return }
             let directory = try nodeLocked(source.directoryID)
-            try writeCatalogLocked("listing \(source.path.isEmpty ? "." : source.path) of \(source.stem) from its TOC") { db in
+            try writeCatalogLocked("listing \(source.printablePath) of \(source.stem) from its TOC") { db in
                 let present = Set(try Node.children(db, parent: source.directoryID).compactMap(\.name))
-                for child in children where !present.contains(Data(Self.lastComponent(child.path).utf8)) {
-                    try self.insertLocked(child, under: directory, db)
+                for child in children where !present.contains(Data(Self.lastComponent(child.pathBytes))) {
+                    try self.insertLocked(child, under: directory, from: source, db)
                 }
                 _ = try UnlistedDirectory.deleteOne(db, key: source.directoryID)
+                // Listed: its link count is known now (2 + subdirectories), as for local directories.
+                var listed = try Node.withID(db, source.directoryID) ?? directory
+                listed.links = 2 + UInt32(children.filter(\.isDirectory).count)
+                try listed.updateRow(db)
+                if nodes[source.directoryID] != nil { nodes[source.directoryID] = listed }
             }
         }
     }
@@ -69,7 +75,7 @@ extension Namespace {
             let row = try readCatalogLocked("looking up an unlisted directory", { try UnlistedDirectory.fetchOne($0, key: id) })
         else { return nil }
         return UnlistedSource(
-            directoryID: id, path: String(decoding: row.tocPath, as: UTF8.self), versionID: versionID,
+            directoryID: id, path: [UInt8](row.tocPath), versionID: versionID,
             toc: try tocLocked(version), stem: try objectStemLocked(version))
     }
 
@@ -91,40 +97,96 @@ extension Namespace {
     }
 
     /// Adds one TOC entry below `parent` (a directory comes unlisted). Invalid names are skipped with a log line.
-    private func insertLocked(_ found: TOCTreeEntry, under parent: Node, _ db: Database) throws {
-        let name = Array(Self.lastComponent(found.path).utf8)
+    private func insertLocked(_ found: TOCTreeEntry, under parent: Node, from source: UnlistedSource, _ db: Database) throws {
+        let name = Array(Self.lastComponent(found.pathBytes))
         guard (try? NameRules.checkName(name)) != nil else {
-            logger.warning("skipping \(found.path) of a TOC in the bucket: not a valid name")
+            logger.warning("skipping \(NameRules.readablePath(found.pathBytes)) of a TOC in the bucket: not a valid name")
             return
         }
         var node: Node
         switch found {
         case .impliedDirectory:
             node = Node.make(parent: parent, name: name, role: .dir, owner: owner, now: parent.mtimeNs)
+        case .entry(let entry) where entry.type == .hardLink:
+            // A later name of a file: a name row for the file at the link target, catalogued first if needed.
+            guard let target = entry.linkTargetBytes, let inode = try remoteNodeLocked(at: target, from: source, db),
+                inode.role == .file
+            else {
+                logger.warning(
+                    "skipping \(NameRules.readablePath(found.pathBytes)) of a TOC in the bucket: its hard link target is not a file of the version")
+                return
+            }
+            node = Node.make(parent: parent, name: name, role: .hardLink, owner: owner, now: 0)
+            node.mode = 0
+            node.inodeID = inode.id
         case .entry(let entry):
             let mtimeNs = Timespec(seconds: entry.mtime.seconds, nanoseconds: Int64(entry.mtime.nanoseconds)).totalNanoseconds
-            let role: NodeRole = entry.type == .directory ? .dir : entry.type == .symlink ? .symlink : .file
-            node = Node.make(parent: parent, name: name, role: role, owner: owner, now: mtimeNs)
+            node = Node.make(parent: parent, name: name, role: Self.role(of: entry.type), owner: owner, now: mtimeNs)
             node.mode = entry.mode & 0o7777
             switch entry.type {
-            case .directory:
-                break
             case .symlink:
-                let target = Data((entry.linkTarget ?? "").utf8)
+                let target = Data(entry.linkTargetBytes ?? [])
                 node.linkTarget = target
                 node.size = Int64(target.count)
-            default:
+            case .file:
                 node.size = Int64(entry.size)
-                node.archivePath = Data(entry.path.utf8)
+                node.archivePath = Data(entry.pathBytes)
+                node.links = entry.links ?? 1
+            case .characterDevice, .blockDevice:
+                node.rdev = entry.device?.linuxDevice ?? 0
+            case .directory, .fifo, .hardLink:
+                break
             }
         }
         try node.insert(db)
         if node.role == .dir, let id = node.id {
-            try UnlistedDirectory(nodeID: id, tocPath: Data(found.path.utf8)).insert(db)
+            try UnlistedDirectory(nodeID: id, tocPath: Data(found.pathBytes)).insert(db)
         }
     }
 
-    private static func lastComponent(_ path: String) -> Substring {
-        path.lastIndex(of: "/").map { path[path.index(after: $0)...] } ?? path[...]
+    /// The node at TOC path `path` of the source's version, catalogued from the TOC on the way
+    /// if its directories are not listed yet; nil if the TOC has no such entry.
+    private func remoteNodeLocked(at path: [UInt8], from source: UnlistedSource, _ db: Database) throws -> Node? {
+        guard var current = try Node.withID(db, source.versionID) else { return nil }
+        var walked: [UInt8] = []
+        for component in path.split(separator: UInt8(ascii: "/")) {
+            walked += (walked.isEmpty ? [] : [UInt8(ascii: "/")]) + component
+            guard let currentID = current.id else { return nil }
+            if let child = try Node.child(db, parent: currentID, name: Array(component)) {
+                current = child
+                continue
+            }
+            guard try UnlistedDirectory.exists(db, key: currentID), let found = try source.toc.treeEntry(at: walked) else {
+                return nil
+            }
+            try insertLocked(found, under: current, from: source, db)
+            guard let added = try Node.child(db, parent: currentID, name: Array(component)) else { return nil }
+            current = added
+        }
+        return current
+    }
+
+    private static func role(of type: ArchiveEntry.Kind) -> NodeRole {
+        switch type {
+        case .directory: .dir
+        case .symlink: .symlink
+        case .fifo: .fifo
+        case .characterDevice: .characterDevice
+        case .blockDevice: .blockDevice
+        case .file, .hardLink: .file
+        }
+    }
+
+    private static func lastComponent(_ path: [UInt8]) -> ArraySlice<UInt8> {
+        path.lastIndex(of: UInt8(ascii: "/")).map { path[($0 + 1)...] } ?? path[...]
+    }
+}
+
+extension TOCTreeEntry {
+    var isDirectory: Bool {
+        switch self {
+        case .impliedDirectory: true
+        case .entry(let entry): entry.type == .directory
+        }
     }
 }

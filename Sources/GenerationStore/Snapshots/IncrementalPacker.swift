@@ -13,7 +13,12 @@ final class IncrementalPacker {
     private let blobs: BlobStore
     private let previous: PreviousArchive?
     /// New entries that match the current group's first entries so far, not written yet.
-    private var matched: [(path: [UInt8], node: Node)] = []
+    private var matched: [(entry: ArchiveEntry, node: Node)] = []
+    /// The first path (in archive order) of each file with more than one name: later names are
+    /// hard link entries to it. Holds only linked files.
+    private var firstNames: [Int64: [UInt8]] = [:]
+    /// Sockets met: an archive cannot hold them (nor can GNU tar's).
+    private(set) var socketsLeftOut = 0
 
     init(writer: SeekableTarWriter, blobs: BlobStore, previous: PreviousArchive?) {
         self.writer = writer
@@ -21,31 +26,37 @@ final class IncrementalPacker {
         self.previous = previous
     }
 
+    /// Adds the entry for one name (a file with hard links comes once per name).
     func add(_ path: [UInt8], _ node: Node) throws {
+        if node.role == .socket {
+            socketsLeftOut += 1
+            return
+        }
+        let entry = entry(path, node)
         if !matched.isEmpty {
-            if let group = previous?.current, isUnchanged(path, node, was: group.entries[matched.count]) {
-                matched.append((path, node))
+            if let group = previous?.current, isUnchanged(entry, node, was: group.entries[matched.count]) {
+                matched.append((entry, node))
                 if matched.count == group.entries.count { try reuse(group) }
                 return
             }
             // The group changed: its entries seen so far are compressed again.
-            for (path, node) in matched { try compress(path, node) }
+            for (entry, node) in matched { try compress(entry, node) }
             matched = []
         }
-        guard let previous else { return try compress(path, node) }
-        while let group = previous.current, ArchivePathOrder.areInIncreasingOrder(group.entries[0].path.utf8, path) {
+        guard let previous else { return try compress(entry, node) }
+        while let group = previous.current, ArchivePathOrder.areInIncreasingOrder(group.entries[0].pathBytes, path) {
             try previous.advance()
         }
-        guard let group = previous.current, isUnchanged(path, node, was: group.entries[0]) else {
-            return try compress(path, node)
+        guard let group = previous.current, isUnchanged(entry, node, was: group.entries[0]) else {
+            return try compress(entry, node)
         }
-        matched = [(path, node)]
+        matched = [(entry, node)]
         if group.entries.count == 1 { try reuse(group) }
     }
 
     /// Writes what is still held back; call after the last entry.
     func finish() throws {
-        for (path, node) in matched { try compress(path, node) }
+        for (entry, node) in matched { try compress(entry, node) }
         matched = []
     }
 
@@ -56,24 +67,24 @@ final class IncrementalPacker {
         try previous.advance()
     }
 
-    private func compress(_ path: [UInt8], _ node: Node) throws {
-        if node.archivePath != nil {
-            throw FSError(.ioError, "\(String(decoding: path, as: UTF8.self)) is not local yet")
-        }
-        try writer.append(Self.entry(path, node), contentsOf: node.role == .file ? blobs.path(node.ino) : nil)
+    private func compress(_ entry: ArchiveEntry, _ node: Node) throws {
+        guard entry.kind == .file else { return try writer.append(entry, contentsOf: nil) }
+        if node.archivePath != nil { throw FSError(.ioError, "\(entry.path) is not local yet") }
+        try writer.append(entry, contentsOf: blobs.path(node.ino))
     }
 
     /// The entry was in the previous archive exactly as it is now: same header fields, and no
     /// change stamped on it (ctime) after that archive's snapshot, or, from the previous
     /// version's archive, the same content.
-    private func isUnchanged(_ path: [UInt8], _ node: Node, was old: ArchiveTOC.Entry) -> Bool {
+    private func isUnchanged(_ new: ArchiveEntry, _ node: Node, was old: ArchiveTOC.Entry) -> Bool {
         guard let previous else { return false }
         if case .changedBefore(let snapshotNs) = previous.trust, node.ctimeNs > snapshotNs { return false }
-        let new = Self.entry(path, node)
-        guard old.path == new.path && old.type == new.kind && old.mode == new.mode & 0o7777 && old.mtime == new.mtime
-            && old.size == new.size && old.linkTarget == new.linkTarget
+        guard old.pathBytes == new.pathBytes && old.type == new.kind && old.mode == new.mode & 0o7777
+            && old.mtime == new.mtime && old.size == new.size && old.linkTargetBytes == new.linkTargetBytes
+            && old.device == new.device
+            && (old.links ?? 1) == new.links
         else { return false }
-        guard case .sameContent = previous.trust, node.role == .file else { return true }
+        guard case .sameContent = previous.trust, new.kind == .file else { return true }
         return old.sha256 != nil && old.sha256 == contentDigest(node)
     }
 
@@ -86,16 +97,42 @@ final class IncrementalPacker {
         return try? FileDigest.sha256(of: descriptor, path: path.string)
     }
 
+    /// The archive entry for `path`, a name of `node`: a hard link entry if an earlier name of
+    /// the same regular file carries its data. (Other kinds with several names, rare, are
+    /// archived once per name: a symlink or FIFO entry costs no more than a hard link entry.)
+    private func entry(_ path: [UInt8], _ node: Node) -> ArchiveEntry {
+        var entry = Self.entry(path, node)
+        guard node.links > 1, node.kind == .file, let id = node.id else { return entry }
+        if let first = firstNames[id] {
+            entry.kind = .hardLink
+            entry.linkTargetBytes = first
+            entry.size = 0
+            entry.device = nil
+            entry.links = 1
+        } else {
+            firstNames[id] = path
+        }
+        return entry
+    }
+
+    /// The entry a name of `node` gets when it is the first (or only) name of its node.
     static func entry(_ path: [UInt8], _ node: Node) -> ArchiveEntry {
         let mtime = Timespec(totalNanoseconds: node.mtimeNs)
-        let kind: ArchiveEntry.Kind = switch node.role {
+        let kind: ArchiveEntry.Kind = switch node.kind {
         case .file: .file
         case .symlink: .symlink
-        default: .directory
+        case .directory: .directory
+        case .fifo: .fifo
+        case .characterDevice: .characterDevice
+        case .blockDevice: .blockDevice
+        case .socket: .fifo  // never archived: add() leaves sockets out
         }
+        let isDevice = kind == .characterDevice || kind == .blockDevice
         return ArchiveEntry(
-            path: String(decoding: path, as: UTF8.self), kind: kind, mode: node.mode,
-            mtime: (mtime.seconds, Int32(mtime.nanoseconds)), size: node.role == .file ? UInt64(node.size) : 0,
-            linkTarget: node.linkTarget.map { String(decoding: $0, as: UTF8.self) })
+            pathBytes: path, kind: kind, mode: node.mode,
+            mtime: ArchiveTimestamp(seconds: mtime.seconds, nanoseconds: Int32(mtime.nanoseconds)),
+            size: kind == .file ? UInt64(node.size) : 0, linkTargetBytes: node.linkTarget.map { [UInt8]($0) },
+            device: isDevice ? ArchiveDevice(linuxDevice: node.rdev) : nil,
+            links: kind == .file ? max(node.links, 1) : 1)
     }
 }

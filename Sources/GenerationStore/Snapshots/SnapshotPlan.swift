@@ -74,6 +74,9 @@ struct SnapshotPlan {
             }
         }
         try packer.finish()
+        if packer.socketsLeftOut > 0 {
+            log("v\(version.number): \(packer.socketsLeftOut) socket(s) left out of the archive (tar cannot hold sockets)")
+        }
         var summary = try writer.finishArchive()
         summary.metadata = metadata.isEmpty ? nil : metadata
         try tocWriter.finish(summary)

@@ -3,7 +3,8 @@ import GRDB
 import SeekableArchive
 
 /// Walks the tree depth first with names in byte order, which is ``ArchivePathOrder`` (each
-/// directory right before its contents). One cursor per directory level is open at a time, so
+/// directory right before its contents). Every name is visited with the node it stands for: a
+/// file with hard links comes once per name, the first time under the name that sorts first. One cursor per directory level is open at a time, so
 /// memory follows the depth of the tree, not its size.
 enum VersionTreeWalk {
     static func walk(_ db: Database, version: Int64, visit: (_ path: [UInt8], _ node: Node) throws -> Void) throws {
@@ -20,6 +21,12 @@ enum VersionTreeWalk {
             }
             guard node.role.isUserContent, let id = node.id else { continue }
             let path = level.prefix + node.nameBytes
+            if node.role == .hardLink {
+                // A hard link visits its inode under this name too.
+                guard let inodeID = node.inodeID, let inode = try Node.withID(db, inodeID) else { continue }
+                try visit(path, inode)
+                continue
+            }
             try visit(path, node)
             if node.role == .dir {
                 levels.append(Level(cursor: try Node.childCursor(db, parent: id), prefix: path + [UInt8(ascii: "/")]))

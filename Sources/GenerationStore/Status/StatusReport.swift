@@ -12,6 +12,8 @@ struct VersionFacts {
     let generation: String
     let files: Int
     let bytes: Int64
+    /// Sockets in the version, which its archive cannot hold.
+    let socketsLeftOut: Int
     /// The version's `user.*` xattrs, names without `user.`.
     let metadata: [(String, String)]
     /// The local archive, once a snapshot exists and the local copy is kept.
@@ -45,6 +47,7 @@ struct StatusReport {
             ("sealed", .bool(record.sealed)),
             ("files_count", .int(Int64(facts.files))),
             ("bytes", .int(facts.bytes)),
+            ("sockets_left_out", .int(Int64(facts.socketsLeftOut))),
             ("download_url", .optional(Self.url(signed: signed, localArchive: facts.localArchive))),
             ("archive_bytes", record.archiveSize.map { .int($0) } ?? .null),
             ("download_url_expires_at", .optional(signed.map { ISO8601DateFormatter().string(from: $0.expiresAt) })),

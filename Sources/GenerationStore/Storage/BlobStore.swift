@@ -98,6 +98,13 @@ struct BlobStore: Sendable {
         return Int64(info.st_size)
     }
 
+    /// 512-byte blocks the blob occupies on disk (fewer than its size says once holes are punched).
+    func allocatedBlocks(_ ino: InodeNumber) -> UInt64? {
+        var info = stat()
+        guard stat(path(ino).string, &info) == 0 else { return nil }
+        return UInt64(info.st_blocks)
+    }
+
     /// Whether `bytes` more of file data leave the catalog room to record them (DiskRoom).
     func hasRoom(for bytes: Int) -> Bool { room.hasRoom(for: bytes) }
 }
