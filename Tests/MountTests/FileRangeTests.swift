@@ -43,6 +43,7 @@ import Testing
 
         write(f"{d}/punch", 0, b"x" * (3 * MiB))
         note("fallocate -p", tool("fallocate", "-p", "-o", "1M", "-l", "1M", "punch"), os.stat(f"{d}/punch").st_size, digest(f"{d}/punch"), layout(f"{d}/punch"))
+        note("du after the punched hole (KiB)", os.stat(f"{d}/punch").st_blocks // 2, subprocess.run(["du", "-k", f"{d}/punch"], capture_output=True, text=True).stdout.split()[0])
         write(f"{d}/zero", 0, b"z" * 20000)
         note("fallocate -z", tool("fallocate", "-z", "-o", "100", "-l", "5000", "zero"), os.stat(f"{d}/zero").st_size, digest(f"{d}/zero"))
 

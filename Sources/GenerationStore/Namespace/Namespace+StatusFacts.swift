@@ -68,10 +68,16 @@ extension Namespace {
         return try? archivePathsLocked(version).archive.string
     }
 
-    /// A version xattr as a metadata member: the name without `user.`, the value as text.
+    /// A version xattr as a metadata member: the name without `user.`, the value as text (bytes
+    /// that are not UTF-8, or a NUL, written `\xNN`: the JSON stays valid and says what is there).
     static func metadataMember(_ attribute: ExtendedAttribute) -> (String, String) {
-        let name = String(decoding: attribute.name, as: UTF8.self)
+        let name = metadataText([UInt8](attribute.name))
         let key = name.hasPrefix("user.") ? String(name.dropFirst(5)) : name
-        return (key, String(decoding: attribute.value, as: UTF8.self))
+        return (key, metadataText([UInt8](attribute.value)))
+    }
+
+    private static func metadataText(_ bytes: [UInt8]) -> String {
+        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else { return NameRules.readablePath(bytes) }
+        return text
     }
 }
