@@ -12,7 +12,10 @@ public struct TOCSummary: Codable, Equatable, Sendable {
     public var archiveSHA256: String
     /// The member holding the two zero blocks that end the tar stream.
     public var endMember: ArchiveTOC.Member
+    /// The version's metadata (its `user.*` xattrs, names without `user.`) whose values are UTF-8.
     public var metadata: [String: String]?
+    /// Metadata values that are not UTF-8, base64: xattr values are any bytes.
+    public var metadataBase64: [String: String]? = nil
     public var entryCount: UInt64
 
     public init(
@@ -40,6 +43,7 @@ public struct TOCSummary: Codable, Equatable, Sendable {
         case archiveSHA256 = "archive_sha256"
         case endMember = "end_member"
         case metadata
+        case metadataBase64 = "metadata_base64"
         case entryCount = "entry_count"
     }
 

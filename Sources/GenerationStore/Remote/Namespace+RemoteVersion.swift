@@ -55,6 +55,13 @@ extension Namespace {
             for (key, value) in summary.metadata ?? [:] {
                 try ExtendedAttribute(nodeID: versionID, name: Data("user.\(key)".utf8), value: Data(value.utf8)).insert(db)
             }
+            for (key, value) in summary.metadataBase64 ?? [:] {
+                guard let bytes = Data(base64Encoded: value) else {
+                    self.logger.warning("\(stem): metadata \(key) in the TOC is not base64; left out")
+                    continue
+                }
+                try ExtendedAttribute(nodeID: versionID, name: Data("user.\(key)".utf8), value: bytes).insert(db)
+            }
             try UploadJob(
                 versionNodeID: versionID, state: .uploaded, bytesUploaded: Int64(summary.archiveSize),
                 bytesTotal: Int64(summary.archiveSize), enqueuedAtNs: now, nextAttemptAtNs: now, uploadedAtNs: now,

@@ -93,9 +93,14 @@ extension Namespace: SnapshotSource {
             try ExtendedAttribute.all($0, node: version.nodeID)
         }
         var metadata: [String: String] = [:]
+        var metadataBase64: [String: String] = [:]
         for attribute in attributes {
-            let (key, value) = Self.metadataMember(attribute)
-            metadata[key] = value
+            let key = Self.metadataMember(attribute).0
+            if let text = String(validating: attribute.value, as: UTF8.self) {
+                metadata[key] = text
+            } else {
+                metadataBase64[key] = attribute.value.base64EncodedString()
+            }
         }
         let generation = try nodeLocked(version.generationNodeID)
         let project = try projectLocked(ofGeneration: generation)
@@ -104,7 +109,8 @@ extension Namespace: SnapshotSource {
             + "(project \(String(decoding: project.nameBytes, as: UTF8.self)))"
         return SnapshotPlan(
             version: version, title: title, changes: changes, archive: archive, toc: toc, tree: tree,
-            entryCount: entryCount, metadata: metadata, reuse: reuseSourcesLocked(version, archive: archive, toc: toc))
+            entryCount: entryCount, metadata: metadata, metadataBase64: metadataBase64,
+            reuse: reuseSourcesLocked(version, archive: archive, toc: toc))
     }
 
     /// What a snapshot of `version` may copy from, in order of preference: its own archive

@@ -16,8 +16,10 @@ struct SnapshotPlan {
     /// The catalog as committed when the plan was made; the tree is walked there.
     let tree: DatabaseSnapshot
     let entryCount: Int
-    /// The version's `user.*` xattrs, kept in the TOC so other mounts show them.
+    /// The version's `user.*` xattrs, kept in the TOC so other mounts show them: UTF-8 values as
+    /// text, the others base64.
     let metadata: [String: String]
+    let metadataBase64: [String: String]
     /// Earlier archives whose unchanged members may be copied, in order of preference: the first
     /// that opens and holds entries is used.
     let reuse: [ReuseSource]
@@ -79,6 +81,7 @@ struct SnapshotPlan {
         }
         var summary = try writer.finishArchive()
         summary.metadata = metadata.isEmpty ? nil : metadata
+        summary.metadataBase64 = metadataBase64.isEmpty ? nil : metadataBase64
         try tocWriter.finish(summary)
         try Self.rename(temporaryArchive, to: archive)
         try Self.rename(temporaryTOC, to: self.toc)
