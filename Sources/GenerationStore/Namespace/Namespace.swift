@@ -56,7 +56,9 @@ final class Namespace: @unchecked Sendable {
     var versions: [Int64: VersionRecord] = [:]
     /// Nodes kept in `nodes` beyond those that must stay; a million-file version would otherwise keep
     /// every node the kernel holds (about 300 bytes each). Those dropped are read again on demand.
-    static let cachedNodesLimit = 65_536
+    /// (65 536 until hard links added three fields to a node: the million-file run then peaked at
+    /// 152 MB, over issue 13's 150.)
+    static let cachedNodesLimit = 49_152
     /// How many nodes may wait in `dirtyNodes` after a release before it saves them itself.
     static let unsavedNodesLimit = 256
     /// Versions changed by touchVersionLocked (updated time, dirty) since they were last saved.
