@@ -194,6 +194,26 @@ func expectErrno(_ expected: Errno, _ sourceLocation: SourceLocation = #_sourceL
         #expect(json?["bytes"] as? Int == 4)
     }
 
+    /// mkdir writes the parent's row once, with its new times and link count: both are there
+    /// after a clean unmount and a new mount.
+    @Test func aNewSubdirectoryCountsAndTouchesItsParentDurably() throws {
+        let h = try Harness()
+        let v1 = try h.mkdir(try h.generation(), "v1")
+        let before = try h.fileSystem.getattr(v1).attributes
+        #expect(before.nlink == 2)
+        Thread.sleep(forTimeInterval: 0.01)
+        let sub = try h.mkdir(v1, "sub")
+        _ = try h.mkdir(sub, "inner")
+        let after = try h.fileSystem.getattr(v1).attributes
+        #expect(after.nlink == 3 && after.mtime > before.mtime && after.ctime == after.mtime)
+        #expect(try h.fileSystem.getattr(sub).attributes.nlink == 3)
+        h.fileSystem.saveBeforeUnmount()
+        try h.reopen()
+        let reopened = try h.fileSystem.getattr(v1).attributes
+        #expect(reopened.nlink == 3 && reopened.mtime == after.mtime, "\(reopened) after \(after)")
+        #expect(try h.fileSystem.getattr(sub).attributes.nlink == 3)
+    }
+
     @Test func unlinkedOpenFilesStayReadableThenVanish() throws {
         let h = try Harness()
         let v1 = try h.mkdir(try h.generation(), "v1")

@@ -61,6 +61,14 @@ struct Node: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRe
     var ino: InodeNumber { InodeNumber(id ?? 0) }
     var nameBytes: [UInt8] { name.map { [UInt8]($0) } ?? [] }
     var kind: FileKind { role.kind }
+    /// A `hardLink` row: the name `name` in `directory` for the node `inodeID`. Mode, owner and
+    /// times are the inode's, so the row holds none.
+    static func hardLink(_ name: [UInt8], in directory: Node, to inodeID: Int64?) -> Node {
+        Node(
+            id: nil, parentID: directory.id, name: Data(name), role: .hardLink, mode: 0, uid: 0, gid: 0, size: 0,
+            atimeNs: 0, mtimeNs: 0, ctimeNs: 0, linkTarget: nil, versionID: directory.versionID, inodeID: inodeID)
+    }
+
     /// Unlinked: no name, and no hard link names it (removed once nothing holds it open).
     var isUnlinked: Bool { parentID == nil && links == 0 && role != .root }
 }

@@ -8,6 +8,8 @@ public typealias InodeNumber = UInt64
 public enum FileKind: String, Sendable, Codable {
     case directory, file, symlink
     case fifo, socket, characterDevice, blockDevice
+
+    public var isDevice: Bool { self == .characterDevice || self == .blockDevice }
 }
 
 /// Where a node sits in the fixed layout of DESIGN §1. `dir`, `file`, `symlink`, the special

@@ -24,9 +24,7 @@ extension Namespace {
             inode.links += 1
             inode.ctimeNs = now.totalNanoseconds
             try writeBatchedLocked("linking \(NameRules.printable(newName))") { [inode] db -> ((), [Node]) in
-                var name = Node(
-                    id: nil, parentID: directory.id, name: Data(newName), role: .hardLink, mode: 0, uid: 0, gid: 0, size: 0,
-                    atimeNs: 0, mtimeNs: 0, ctimeNs: 0, linkTarget: nil, versionID: directory.versionID, inodeID: inodeID)
+                var name = Node.hardLink(newName, in: directory, to: inodeID)
                 do {
                     try name.insertRow(db)
                 } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
@@ -51,11 +49,10 @@ extension Namespace {
         guard let role = NodeRole.made(byMknod: mode & 0o170000) else {
             throw FSError.invalid("mknod: file type \(String(mode & 0o170000, radix: 8)) cannot be created")
         }
-        let isDevice = role == .characterDevice || role == .blockDevice
         return try withLock { () throws(FSError) -> Entry in
             let directory = try userDirectoryLocked(parent, forCreating: name, allowExisting: true)
             let node = try insertUserNodeLocked(
-                in: directory, name: name, role: role, mode: mode, caller: caller, rdev: isDevice ? rdev : 0)
+                in: directory, name: name, role: role, mode: mode, caller: caller, rdev: role.kind.isDevice ? rdev : 0)
             // A regular file has a blob from the start (create() makes it when it opens the file).
             if role == .file { try? blobs.open(node.ino, writable: true, append: false).close() }
             return entryLocked(node)
@@ -96,7 +93,8 @@ extension Namespace {
 
     /// A directory gained (+1) or lost (-1) a subdirectory: its link count follows, as on ext4.
     /// Structure and directories of bucket versions not listed yet are not counted (they show 1).
-    /// Returns the changed row for the journal.
+    /// Returns the changed row for the journal. The whole row is written, so times waiting in
+    /// memory (`touchDirectoryLaterLocked`) are saved with it.
     func countSubdirectoryLocked(_ directoryID: Int64?, by change: Int, _ db: Database) throws -> [Node] {
         guard let directoryID, var directory = try nodes[directoryID] ?? Node.withID(db, directoryID),
             directory.role == .dir || directory.role == .version, directory.links >= 2
@@ -104,6 +102,7 @@ extension Namespace {
         directory.links = UInt32(max(2, Int(directory.links) + change))
         try directory.updateRow(db)
         if nodes[directoryID] != nil { nodes[directoryID] = directory }
+        dirtyNodes.remove(directoryID)
         return [directory]
     }
 }

@@ -71,9 +71,13 @@ extension Namespace {
     /// A version xattr as a metadata member: the name without `user.`, the value as text (bytes
     /// that are not UTF-8, or a NUL, written `\xNN`: the JSON stays valid and says what is there).
     static func metadataMember(_ attribute: ExtendedAttribute) -> (String, String) {
+        (metadataKey(attribute), metadataText([UInt8](attribute.value)))
+    }
+
+    /// The xattr's name without `user.`, as text.
+    static func metadataKey(_ attribute: ExtendedAttribute) -> String {
         let name = metadataText([UInt8](attribute.name))
-        let key = name.hasPrefix("user.") ? String(name.dropFirst(5)) : name
-        return (key, metadataText([UInt8](attribute.value)))
+        return name.hasPrefix("user.") ? String(name.dropFirst(5)) : name
     }
 
     private static func metadataText(_ bytes: [UInt8]) -> String {

@@ -293,7 +293,8 @@ extension Namespace {
                 throw FSError.exists("\(NameRules.printable(name)) exists")
             }
             guard role == .dir else { return (node, [node]) }
-            try self.touchDirectory(directory, at: now, db)
+            // The parent's row is written once, with its new times and link count.
+            self.touchDirectoryLaterLocked(directory, at: now)
             return (node, [node] + (try self.countSubdirectoryLocked(directory.id, by: 1, db)))
         }
         knownChildren.added(name, to: directory.id ?? 0)

@@ -116,9 +116,7 @@ extension Namespace {
                     "skipping \(NameRules.readablePath(found.pathBytes)) of a TOC in the bucket: its hard link target is not a file of the version")
                 return
             }
-            node = Node.make(parent: parent, name: name, role: .hardLink, owner: owner, now: 0)
-            node.mode = 0
-            node.inodeID = inode.id
+            node = Node.hardLink(name, in: parent, to: inode.id)
         case .entry(let entry):
             let mtimeNs = Timespec(seconds: entry.mtime.seconds, nanoseconds: Int64(entry.mtime.nanoseconds)).totalNanoseconds
             node = Node.make(parent: parent, name: name, role: Self.role(of: entry.type), owner: owner, now: mtimeNs)

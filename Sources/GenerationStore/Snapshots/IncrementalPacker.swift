@@ -127,12 +127,11 @@ final class IncrementalPacker {
         case .blockDevice: .blockDevice
         case .socket: .fifo  // never archived: add() leaves sockets out
         }
-        let isDevice = kind == .characterDevice || kind == .blockDevice
         return ArchiveEntry(
             pathBytes: path, kind: kind, mode: node.mode,
             mtime: ArchiveTimestamp(seconds: mtime.seconds, nanoseconds: Int32(mtime.nanoseconds)),
             size: kind == .file ? UInt64(node.size) : 0, linkTargetBytes: node.linkTarget.map { [UInt8]($0) },
-            device: isDevice ? ArchiveDevice(linuxDevice: node.rdev) : nil,
+            device: node.kind.isDevice ? ArchiveDevice(linuxDevice: node.rdev) : nil,
             links: kind == .file ? max(node.links, 1) : 1)
     }
 }

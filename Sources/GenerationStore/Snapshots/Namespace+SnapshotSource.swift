@@ -95,7 +95,7 @@ extension Namespace: SnapshotSource {
         var metadata: [String: String] = [:]
         var metadataBase64: [String: String] = [:]
         for attribute in attributes {
-            let key = Self.metadataMember(attribute).0
+            let key = Self.metadataKey(attribute)
             if let text = String(validating: attribute.value, as: UTF8.self) {
                 metadata[key] = text
             } else {
