@@ -62,6 +62,21 @@ struct OpenVersionSemanticsTests {
         }
     }
 
+    /// A listing (READDIRPLUS) hands the kernel each file's attributes, and the kernel takes the
+    /// size it is told: a listing made while a file is open for writing must include what was
+    /// written, or the file reads back empty (seen when the kernel's RELEASE came after the list).
+    @Test func aListingWhileAFileIsWrittenKeepsTheWrittenSize() throws {
+        try withOpenVersion { _, v in
+            let content = patternBytes(count: 4070, seed: 7)
+            let fd = try Sys.open(v + "/being-written", O_WRONLY | O_CREAT | O_TRUNC, 0o644).get()
+            defer { close(fd) }
+            #expect(Sys.writeAll(fd, content) == .ok)
+            #expect(Sys.list(v)?.contains("being-written") == true)
+            #expect(Sys.lstat(v + "/being-written")?.size == 4070)
+            #expect(try Sys.readFile(v + "/being-written") == content)
+        }
+    }
+
     @Test func exclusiveCreateOfExistingFileIsEEXIST() throws {
         try withOpenVersion { _, v in
             #expect(Sys.openOutcome(v + "/x", O_WRONLY | O_CREAT | O_EXCL) == .ok)

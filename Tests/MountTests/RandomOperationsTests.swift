@@ -34,6 +34,7 @@ struct RandomOperationsTests {
                 let mine = op.apply(in: versionRoot)
                 let reference = op.apply(in: plainRoot)
                 history.append("#\(step) \(op) → \(reference)")
+                if ProcessInfo.processInfo.environment["MOUNTTEST_TRACE"] != nil { print(history[history.count - 1]) }
                 if reference == .ok && op.involvesByteName { byteNameSuccesses += 1 }
                 guard mine == reference else {
                     Issue.record(

@@ -179,6 +179,8 @@ extension Namespace {
             add(name, try virtualEntryLocked(virtual, sized: false))
         }
         let children = try readCatalogLocked("listing a directory") { try Node.children($0, parent: directoryID) }
+        // The kernel takes the sizes a listing gives it: a file being written must show its writes.
+        takeAllWrittenLocked()
         for child in children {
             let current = try child.role == .hardLink ? inodeLocked(of: child) : child.id.flatMap { nodes[$0] } ?? child
             add(child.nameBytes, entryLocked(current), node: current)
