@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // glibc's fallocate and copy_file_range, which the Glibc module leaves out.
+        // glibc's fallocate, copy_file_range and xattr calls, which the Glibc module leaves out.
         .systemLibrary(name: "CLinux"),
 
         // Pure formats: the seekable tar.gz writer/reader and its TOC.
@@ -30,6 +30,7 @@ let package = Package(
             name: "SeekableArchive",
             dependencies: [
                 "CZlib",
+                "CLinux",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -1,10 +1,12 @@
-// The Linux file calls Swift's Glibc module leaves out (they are GNU extensions: the module is
-// built without _GNU_SOURCE). Declared here as glibc exports them; used by the blob files only.
+// The Linux file calls Swift's Glibc module leaves out (GNU extensions: the module is built
+// without _GNU_SOURCE; and <sys/xattr.h>). Declared here as glibc exports them; used by the blob
+// files and by `pack` reading extended attributes.
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 
 #include <sys/types.h>
 #include <unistd.h>
+#include <sys/xattr.h>
 
 extern int fallocate(int fd, int mode, off_t offset, off_t len);
 extern ssize_t copy_file_range(int fd_in, off_t *off_in, int fd_out, off_t *off_out, size_t len, unsigned int flags);

@@ -1,5 +1,5 @@
 // What the caller hands the writer for one tar entry: path, kind, mode, mtime, size, link target,
-// device number, link count.
+// device number, link count, extended attributes.
 
 /// A modification time with nanosecond precision (seconds since the Unix epoch).
 public struct ArchiveTimestamp: Codable, Hashable, Sendable {
@@ -24,7 +24,8 @@ public struct ArchiveTimestamp: Codable, Hashable, Sendable {
 /// earlier `.file` entry of the same archive, the name that carries the data (whose `links`
 /// is then at least 2). `device` is required for device nodes and absent otherwise. `links`
 /// is how many names a file's inode has in the version: 1 except on the entry carrying the
-/// data of a file with hard links.
+/// data of a file with hard links. `xattrs` are the entry's extended attributes, in byte order
+/// of their names (``ArchiveXattr``); a hard link entry has none (its file's entry carries them).
 ///
 /// Names are bytes: ``pathBytes`` and ``linkTargetBytes`` are what is stored and compared
 /// (equality and hashing go by them), and may be any bytes a Linux name holds, UTF-8 or not.
@@ -49,6 +50,7 @@ public struct ArchiveEntry: Hashable, Sendable, BytePathed {
     public var linkTargetBytes: [UInt8]?
     public var device: ArchiveDevice?
     public var links: UInt32
+    public var xattrs: [ArchiveXattr]
 
     public init(
         pathBytes: [UInt8],
@@ -58,7 +60,8 @@ public struct ArchiveEntry: Hashable, Sendable, BytePathed {
         size: UInt64 = 0,
         linkTargetBytes: [UInt8]? = nil,
         device: ArchiveDevice? = nil,
-        links: UInt32 = 1
+        links: UInt32 = 1,
+        xattrs: [ArchiveXattr] = []
     ) {
         self.pathBytes = pathBytes
         self.kind = kind
@@ -68,6 +71,7 @@ public struct ArchiveEntry: Hashable, Sendable, BytePathed {
         self.linkTargetBytes = linkTargetBytes
         self.device = device
         self.links = links
+        self.xattrs = xattrs
     }
 
     public init(
@@ -78,11 +82,12 @@ public struct ArchiveEntry: Hashable, Sendable, BytePathed {
         size: UInt64 = 0,
         linkTarget: String? = nil,
         device: ArchiveDevice? = nil,
-        links: UInt32 = 1
+        links: UInt32 = 1,
+        xattrs: [ArchiveXattr] = []
     ) {
         self.init(
             pathBytes: Array(path.utf8), kind: kind, mode: mode, mtime: mtime, size: size,
-            linkTargetBytes: linkTarget.map { Array($0.utf8) }, device: device, links: links)
+            linkTargetBytes: linkTarget.map { Array($0.utf8) }, device: device, links: links, xattrs: xattrs)
     }
 
     public init(
@@ -112,7 +117,7 @@ extension ArchiveEntry.Kind {
     /// Device nodes: they carry an ``ArchiveDevice``.
     var isDevice: Bool { self == .characterDevice || self == .blockDevice }
 
-    /// The kinds TOC format 3 added; a TOC holding one says format 3.
+    /// The kinds TOC format 3 added; a TOC holding one says format 3 (or later).
     var needsFormat3: Bool {
         switch self {
         case .file, .directory, .symlink: false

@@ -12,7 +12,8 @@ import Darwin
 /// ``SeekableTarWriter``. A regular file with several names in the tree is stored once, under its
 /// first name; the others are hard link entries. Sockets are left out (as GNU tar does). The
 /// directory itself is not an entry; paths are relative to it. Names and symlink targets are
-/// taken as the bytes the file system holds, UTF-8 or not.
+/// taken as the bytes the file system holds, UTF-8 or not, and trees deeper than PATH_MAX pack
+/// too. The `user.*` extended attributes of files and directories go with them (as a snapshot's).
 public enum ArchivePacker {
     public static func pack(
         directory: FilePath,
@@ -48,71 +49,68 @@ public enum ArchivePacker {
         var inode: UInt64
     }
 
+    /// Opens `directory` and walks it.
     private static func walk(
-        _ directory: FilePath, relative: [UInt8], writer: SeekableTarWriter,
+        _ directory: FilePath, relative: [UInt8], writer: SeekableTarWriter, firstNames: inout [FileIdentity: [UInt8]]
+    ) throws(ArchiveError) {
+        let descriptor = try PackedDirectory.open(directory)
+        defer { descriptor.close() }
+        try walk(descriptor, relative: relative, writer: writer, firstNames: &firstNames)
+    }
+
+    /// Walks one open directory. Every call is relative to its descriptor (`fstatat`, `openat`,
+    /// `readlinkat`), so a tree deeper than PATH_MAX (4096 bytes) packs like any other.
+    private static func walk(
+        _ directory: PackedDirectory, relative: [UInt8], writer: SeekableTarWriter,
         firstNames: inout [FileIdentity: [UInt8]]
     ) throws(ArchiveError) {
-        for name in try listDirectoryBytes(directory) {
-            let path = try Self.path(directory, appending: name)
+        for name in try directory.names() {
             let entryPath = relative.isEmpty ? name : relative + [NameBytes.slash] + name
-            let info: Stat
-            do {
-                info = try path.stat(followTargetSymlink: false)
-            } catch {
-                throw .io(operation: "lstat", path: path.string, errno: error)
-            }
-            let mtime = ArchiveTimestamp(
-                seconds: Int64(info.st_mtim.tv_sec),
-                nanoseconds: Int32(info.st_mtim.tv_nsec)
-            )
-            let mode = UInt32(info.permissions.rawValue)
-            switch info.type {
-            case .regular where info.rawValue.st_nlink > 1:
-                let identity = FileIdentity(device: UInt64(info.rawValue.st_dev), inode: UInt64(info.rawValue.st_ino))
-                if let first = firstNames[identity] {
-                    let entry = ArchiveEntry(
-                        pathBytes: entryPath, kind: .hardLink, mode: mode, mtime: mtime, linkTargetBytes: first)
-                    try writer.append(entry, contentsOf: nil)
-                } else {
+            let info = try directory.status(of: name)
+            let mtime = ArchiveTimestamp(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int32(info.st_mtim.tv_nsec))
+            let mode = UInt32(info.st_mode) & 0o7777
+            switch info.st_mode & S_IFMT {
+            case S_IFREG:
+                let file = try directory.openFile(name)
+                defer { try? file.close() }
+                var entry = ArchiveEntry(
+                    pathBytes: entryPath, kind: .file, mode: mode, mtime: mtime, size: UInt64(max(info.st_size, 0)),
+                    xattrs: try directory.userAttributes(of: file, name))
+                if info.st_nlink > 1 {
+                    let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+                    if let first = firstNames[identity] {
+                        entry = ArchiveEntry(pathBytes: entryPath, kind: .hardLink, mode: mode, mtime: mtime, linkTargetBytes: first)
+                        try writer.append(entry, contentsOf: nil)
+                        continue
+                    }
                     firstNames[identity] = entryPath
-                    let entry = ArchiveEntry(
-                        pathBytes: entryPath, kind: .file, mode: mode, mtime: mtime, size: UInt64(max(info.size, 0)),
-                        links: UInt32(clamping: info.rawValue.st_nlink))
-                    try writer.append(entry, contentsOf: path)
+                    entry.links = UInt32(clamping: info.st_nlink)
                 }
-            case .regular:
+                try writer.append(entry, contentsOf: file)
+            case S_IFDIR:
+                let child = try directory.openDirectory(name)
+                defer { child.close() }
                 let entry = ArchiveEntry(
-                    pathBytes: entryPath,
-                    kind: .file,
-                    mode: mode,
-                    mtime: mtime,
-                    size: UInt64(max(info.size, 0))
-                )
-                try writer.append(entry, contentsOf: path)
-            case .directory:
-                let entry = ArchiveEntry(pathBytes: entryPath, kind: .directory, mode: mode, mtime: mtime)
+                    pathBytes: entryPath, kind: .directory, mode: mode, mtime: mtime,
+                    xattrs: try directory.userAttributes(of: child.descriptor, name))
                 try writer.append(entry, contentsOf: nil)
-                try walk(path, relative: entryPath, writer: writer, firstNames: &firstNames)
-            case .fifo:
+                try walk(child, relative: entryPath, writer: writer, firstNames: &firstNames)
+            case S_IFIFO:
                 try writer.append(ArchiveEntry(pathBytes: entryPath, kind: .fifo, mode: mode, mtime: mtime), contentsOf: nil)
-            case .characterSpecial, .blockSpecial:
+            case S_IFCHR, S_IFBLK:
                 let entry = ArchiveEntry(
-                    pathBytes: entryPath, kind: info.type == .characterSpecial ? .characterDevice : .blockDevice, mode: mode,
-                    mtime: mtime, device: ArchiveDevice(linuxDevice: UInt64(info.rawValue.st_rdev)))
+                    pathBytes: entryPath, kind: info.st_mode & S_IFMT == S_IFCHR ? .characterDevice : .blockDevice,
+                    mode: mode, mtime: mtime, device: ArchiveDevice(linuxDevice: UInt64(info.st_rdev)))
                 try writer.append(entry, contentsOf: nil)
-            case .socket:
+            case S_IFSOCK:
                 continue
-            case .symbolicLink:
+            case S_IFLNK:
                 let entry = ArchiveEntry(
-                    pathBytes: entryPath,
-                    kind: .symlink,
-                    mode: mode,
-                    mtime: mtime,
-                    linkTargetBytes: try readLink(path, size: Int(max(info.size, 0)))
-                )
+                    pathBytes: entryPath, kind: .symlink, mode: mode, mtime: mtime,
+                    linkTargetBytes: try directory.linkTarget(name, size: Int(max(info.st_size, 0))))
                 try writer.append(entry, contentsOf: nil)
             default:
-                throw .unsupportedFileType(path: path.string)
+                throw .unsupportedFileType(path: directory.shown(name))
             }
         }
     }
@@ -125,42 +123,8 @@ public enum ArchivePacker {
 
     /// The names in a directory other than "." and "..", as the bytes readdir gives, sorted bytewise.
     static func listDirectoryBytes(_ directory: FilePath) throws(ArchiveError) -> [[UInt8]] {
-        guard let handle = directory.withPlatformString({ opendir($0) }) else {
-            throw .io(operation: "opendir", path: directory.string, errno: .current)
-        }
-        defer { closedir(handle) }
-        var names: [[UInt8]] = []
-        while true {
-            errno = 0
-            guard let record = readdir(handle) else {
-                if errno != 0 { throw .io(operation: "readdir", path: directory.string, errno: .current) }
-                break
-            }
-            let name = withUnsafeBytes(of: record.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
-            if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
-        }
-        return names.sorted { $0.lexicographicallyPrecedes($1) }
-    }
-
-    /// `directory` with one more component, the name bytes as they are.
-    private static func path(_ directory: FilePath, appending name: [UInt8]) throws(ArchiveError) -> FilePath {
-        let component = (name.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { buffer in
-            buffer.baseAddress.flatMap { FilePath.Component(platformString: $0) }
-        }
-        guard let component else {
-            throw .io(operation: "readdir", path: directory.string, errno: .invalidArgument)
-        }
-        return directory.appending(component)
-    }
-
-    private static func readLink(_ path: FilePath, size: Int) throws(ArchiveError) -> [UInt8] {
-        let capacity = max(size, 256) + 1
-        var buffer = [CChar](repeating: 0, count: capacity)
-        let count = path.withPlatformString { readlink($0, &buffer, capacity) }
-        guard count >= 0 else { throw .io(operation: "readlink", path: path.string, errno: .current) }
-        guard count < capacity else {
-            throw .io(operation: "readlink", path: path.string, errno: .fileNameTooLong)
-        }
-        return buffer[..<count].map { UInt8(bitPattern: $0) }
+        let opened = try PackedDirectory.open(directory)
+        defer { opened.close() }
+        return try opened.names()
     }
 }

@@ -7,10 +7,10 @@ import Foundation
 
 /// A path or link target that is valid UTF-8 is a JSON string under `path` / `link_target`, as
 /// always; any other is the base64 of its bytes under `path_base64` / `link_target_base64`
-/// instead. Decoding takes either, not both.
+/// instead. Decoding takes either, not both. `xattrs` (format 4) is left out when empty.
 extension ArchiveTOC.Entry: Codable {
     enum CodingKeys: String, CodingKey {
-        case path, type, mode, size, mtime, sha256, members, device, links
+        case path, type, mode, size, mtime, sha256, members, device, links, xattrs
         case linkTarget = "link_target"
         case pathBase64 = "path_base64"
         case linkTargetBase64 = "link_target_base64"
@@ -34,7 +34,8 @@ extension ArchiveTOC.Entry: Codable {
             sha256: try container.decodeIfPresent(String.self, forKey: .sha256),
             members: try container.decode([ArchiveTOC.Member].self, forKey: .members),
             device: try container.decodeIfPresent(ArchiveDevice.self, forKey: .device),
-            links: try container.decodeIfPresent(UInt32.self, forKey: .links))
+            links: try container.decodeIfPresent(UInt32.self, forKey: .links),
+            xattrs: try container.decodeIfPresent([ArchiveXattr].self, forKey: .xattrs) ?? [])
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -51,6 +52,7 @@ extension ArchiveTOC.Entry: Codable {
         try container.encode(members, forKey: .members)
         try container.encodeIfPresent(device, forKey: .device)
         try container.encodeIfPresent(links, forKey: .links)
+        if !xattrs.isEmpty { try container.encode(xattrs, forKey: .xattrs) }
     }
 
     private static func encodeName(

@@ -17,8 +17,11 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
     /// What writers stamp instead when an entry needs format 3: a hard link, a FIFO, a device
     /// node, a file with `links` (more than one name), or a path or link target that is not UTF-8.
     public static let linksDevicesAndByteNamesFormatVersion = 3
+    /// What writers stamp when an entry has extended attributes (format 3's records, plus a list
+    /// of attributes on those records that have some).
+    public static let xattrsFormatVersion = 4
     /// The versions ``decode(from:)`` and ``validate()`` accept.
-    public static let readableFormatVersions: ClosedRange<Int> = 1...3
+    public static let readableFormatVersions: ClosedRange<Int> = 1...4
 
     /// One gzip member, or the part of one that belongs to an entry.
     public struct Member: Codable, Equatable, Sendable {
@@ -73,11 +76,13 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
         public var device: ArchiveDevice?
         /// Files only: the names the file's inode has in the version, when more than one (nil means 1).
         public var links: UInt32?
+        /// Extended attributes in byte order of their names; none on hard link entries.
+        public var xattrs: [ArchiveXattr]
 
         public init(
             pathBytes: [UInt8], type: ArchiveEntry.Kind, mode: UInt32, size: UInt64, mtime: ArchiveTimestamp,
             linkTargetBytes: [UInt8]? = nil, sha256: String? = nil, members: [Member], device: ArchiveDevice? = nil,
-            links: UInt32? = nil
+            links: UInt32? = nil, xattrs: [ArchiveXattr] = []
         ) {
             self.pathBytes = pathBytes
             self.type = type
@@ -89,17 +94,18 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
             self.members = members
             self.device = device
             self.links = links
+            self.xattrs = xattrs
         }
 
         public init(
             path: String, type: ArchiveEntry.Kind, mode: UInt32, size: UInt64, mtime: ArchiveTimestamp,
             linkTarget: String? = nil, sha256: String? = nil, members: [Member], device: ArchiveDevice? = nil,
-            links: UInt32? = nil
+            links: UInt32? = nil, xattrs: [ArchiveXattr] = []
         ) {
             self.init(
                 pathBytes: Array(path.utf8), type: type, mode: mode, size: size, mtime: mtime,
                 linkTargetBytes: linkTarget.map { Array($0.utf8) }, sha256: sha256, members: members,
-                device: device, links: links)
+                device: device, links: links, xattrs: xattrs)
         }
 
         /// True when the path and the link target (if any) are valid UTF-8, which format 2 requires.
@@ -107,8 +113,13 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
             NameBytes.isUTF8(pathBytes) && (linkTargetBytes.map { NameBytes.isUTF8($0) } ?? true)
         }
 
-        /// True when format 2 cannot hold this entry: a format-3 kind, `links`, or a name that is not UTF-8.
-        var needsFormat3: Bool { type.needsFormat3 || links != nil || !namesAreUTF8 }
+        /// The oldest format that holds this entry: 4 with extended attributes; 3 for a format-3
+        /// kind, `links`, or a name that is not UTF-8; else 2.
+        var formatVersionNeeded: Int {
+            if !xattrs.isEmpty { return ArchiveTOC.xattrsFormatVersion }
+            if type.needsFormat3 || links != nil || !namesAreUTF8 { return ArchiveTOC.linksDevicesAndByteNamesFormatVersion }
+            return ArchiveTOC.currentFormatVersion
+        }
     }
 
     public var formatVersion: Int
@@ -238,6 +249,10 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
             break
         }
         try validateFormat3Fields(entry)
+        if let problem = ArchiveXattr.problem(entry.xattrs) { throw .invalidTOC(reason: "'\(entry.path)': \(problem)") }
+        if entry.type == .hardLink, !entry.xattrs.isEmpty {
+            throw .invalidTOC(reason: "hard link '\(entry.path)' has extended attributes; its file's entry carries them")
+        }
     }
 
     /// The rules of the fields and kinds format 3 added.

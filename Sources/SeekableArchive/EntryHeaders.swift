@@ -5,7 +5,7 @@
 /// A pax header is added only when needed: a path that is non-ASCII or does not fit the
 /// ustar name/prefix split, a link target that is non-ASCII or longer than 100 bytes, a size
 /// of 8 GiB or more, an mtime that is negative, too large, or (with `subSecondMtimes`) has
-/// nanoseconds. (A device number above 7 octal digits goes into its ustar field in base-256:
+/// nanoseconds, or extended attributes (one `SCHILY.xattr.<name>` record each). (A device number above 7 octal digits goes into its ustar field in base-256:
 /// there is no pax key for it that GNU tar reads.)
 ///
 /// Names are bytes. A path or link target that is not valid UTF-8 goes into its pax record
@@ -22,13 +22,13 @@ enum EntryHeaders {
     /// `subSecondMtimes` false: the headers carry whole seconds (as GNU tar's own format does)
     /// and the nanoseconds stay in the TOC only.
     static func encode(_ entry: ArchiveEntry, subSecondMtimes: Bool = true) -> [UInt8] {
-        var records: [(key: String, value: [UInt8])] = []
+        var records: [(key: [UInt8], value: [UInt8])] = []
         var binary = false
         var path = entry.pathBytes
         if entry.kind == .directory { path.append(0x2F) }  // tar marks directories with a trailing "/"
         let split = isASCII(path) ? TarHeader.splitPath(path) : nil
         if split == nil {
-            records.append(("path", path))
+            records.append((Array("path".utf8), path))
             binary = binary || !NameBytes.isUTF8(path)
         }
 
@@ -36,14 +36,14 @@ enum EntryHeaders {
         if entry.kind == .symlink || entry.kind == .hardLink, let target = entry.linkTargetBytes {
             linkName = target
             if !isASCII(linkName) || linkName.count > TarHeader.Field.linkname.width {
-                records.append(("linkpath", target))
+                records.append((Array("linkpath".utf8), target))
                 binary = binary || !NameBytes.isUTF8(target)
             }
         }
 
         let size = entry.kind == .file ? entry.size : 0
         if size > TarHeader.maxOctal(width: TarHeader.Field.size.width) {
-            records.append(("size", Array(String(size).utf8)))
+            records.append((Array("size".utf8), Array(String(size).utf8)))
         }
 
         var mtime = entry.mtime
@@ -51,7 +51,11 @@ enum EntryHeaders {
         let mtimeFits =
             mtime.seconds >= 0 && UInt64(mtime.seconds) <= TarHeader.maxOctal(width: TarHeader.Field.mtime.width)
         if mtime.nanoseconds != 0 || !mtimeFits {
-            records.append(("mtime", Array(paxTime(mtime).utf8)))
+            records.append((Array("mtime".utf8), Array(paxTime(mtime).utf8)))
+        }
+        for xattr in entry.xattrs {
+            records.append((xattrKeyPrefix + xattr.name, xattr.value))
+            binary = binary || !NameBytes.isUTF8(xattr.name) || !NameBytes.isUTF8(xattr.value)
         }
 
         let device = entry.kind.isDevice ? entry.device : nil
@@ -89,9 +93,9 @@ enum EntryHeaders {
     }
 
     /// One pax record, `"<length> <key>=<value>\n"`, where length counts the whole record.
-    /// The value is bytes: any, newlines included (the length, not a delimiter, ends it).
-    static func paxRecord(key: String, value: [UInt8]) -> [UInt8] {
-        let payload = Array(" \(key)=".utf8) + value + [0x0A]
+    /// The value is bytes: any, newlines and NULs included (the length, not a delimiter, ends it).
+    static func paxRecord(key: [UInt8], value: [UInt8]) -> [UInt8] {
+        let payload = [0x20] + key + [UInt8(ascii: "=")] + value + [0x0A]
         var length = payload.count + 1
         while String(length).utf8.count + payload.count != length {
             length = String(length).utf8.count + payload.count
@@ -99,9 +103,15 @@ enum EntryHeaders {
         return Array(String(length).utf8) + payload
     }
 
+    static func paxRecord(key: String, value: [UInt8]) -> [UInt8] { paxRecord(key: Array(key.utf8), value: value) }
+
     static func paxRecord(key: String, value: String) -> [UInt8] {
         paxRecord(key: key, value: Array(value.utf8))
     }
+
+    /// The key of an extended attribute's record is this prefix and the attribute's name:
+    /// the form GNU tar (`--xattrs`), bsdtar and Python's tarfile read.
+    static let xattrKeyPrefix = Array("SCHILY.xattr.".utf8)
 
     /// A timestamp as a pax decimal: seconds, then up to nine fraction digits without trailing zeros.
     static func paxTime(_ time: ArchiveTimestamp) -> String {

@@ -16,6 +16,10 @@ enum EntryValidation {
             guard !target.contains(0) else { throw reject("the link target contains a NUL byte") }
         }
         try checkFormat3Fields(entry, reject)
+        if let problem = ArchiveXattr.problem(entry.xattrs) { throw reject(problem) }
+        if entry.kind == .hardLink, !entry.xattrs.isEmpty {
+            throw reject("a hard link has no extended attributes of its own: its file's entry carries them")
+        }
     }
 
     /// Size, device and link count of the kinds format 3 added (and of files, for `links`).

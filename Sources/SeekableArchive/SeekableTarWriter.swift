@@ -101,7 +101,8 @@ public final class SeekableTarWriter {
     private var order = EntryOrder()
     private var hardLinkTargets = HardLinkTargets()
     /// True once an entry that format 2 cannot hold was written: the summary then says format 3.
-    private var wroteFormat3Entry = false
+    /// The highest format an entry so far needed (2 when none needed more).
+    private var formatVersionNeeded = ArchiveTOC.currentFormatVersion
 
     /// Uncompressed bytes that went through the compressor (headers, data, padding).
     public private(set) var bytesCompressed: UInt64 = 0
@@ -258,9 +259,8 @@ public final class SeekableTarWriter {
                 try FileIO.close(output.descriptor, path: output.pathForErrors)
             }
             state = .finished
-            let version = wroteFormat3Entry ? ArchiveTOC.linksDevicesAndByteNamesFormatVersion : ArchiveTOC.currentFormatVersion
             return TOCSummary(
-                formatVersion: version, chunkSize: UInt64(options.chunkSize),
+                formatVersion: formatVersionNeeded, chunkSize: UInt64(options.chunkSize),
                 archiveSize: output.offset, archiveSHA256: output.digest(), endMember: endMember, metadata: nil,
                 entryCount: entryCount)
         } catch {
@@ -426,7 +426,7 @@ public final class SeekableTarWriter {
     private func emit(_ entry: ArchiveTOC.Entry) throws(ArchiveError) {
         try toc.append(entry)
         entryCount += 1
-        if entry.needsFormat3 { wroteFormat3Entry = true }
+        formatVersionNeeded = max(formatVersionNeeded, entry.formatVersionNeeded)
     }
 
     private func readContent(
@@ -472,7 +472,8 @@ public final class SeekableTarWriter {
             sha256: sha256,
             members: members,
             device: entry.kind.isDevice ? entry.device : nil,
-            links: entry.kind == .file && entry.links > 1 ? entry.links : nil
+            links: entry.kind == .file && entry.links > 1 ? entry.links : nil,
+            xattrs: entry.xattrs
         )
     }
 }

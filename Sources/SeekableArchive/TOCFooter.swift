@@ -68,7 +68,7 @@ struct TOCFooter: Codable {
     func encodeJSON() throws(ArchiveError) -> [UInt8] { try TOCJSON.encode(self, what: "the footer") }
 
     static func decode(json: [UInt8]) throws(ArchiveError) -> TOCFooter {
-        try TOCJSON.decode(TOCFooter.self, from: json, versions: 2...ArchiveTOC.linksDevicesAndByteNamesFormatVersion, what: "footer")
+        try TOCJSON.decode(TOCFooter.self, from: json, versions: 2...ArchiveTOC.xattrsFormatVersion, what: "footer")
     }
 
     static func trailer(footerOffset: UInt64) -> [UInt8] {

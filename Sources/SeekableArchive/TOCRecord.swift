@@ -1,4 +1,4 @@
-// One TOC entry as a format-2 (or 3) record: prefix-compressed path, varint fields, raw sha256, delta-coded members.
+// One TOC entry as a format-2 (3 or 4) record: prefix-compressed path, varint fields, raw sha256, delta-coded members.
 
 /// Encodes and decodes the records of one block (docs/STORAGE_FORMAT.md, "The TOC, format 2"
 /// and "Format 3").
@@ -23,6 +23,9 @@ enum TOCRecord {
     /// A file with more than one name: type 0's fields, then `links`.
     private static let linkedFileType: UInt8 = 7
     private static let format3Types: ClosedRange<UInt8> = 3...7
+    /// Format 4: set on the type byte of a record whose entry has extended attributes, which
+    /// follow the type's fields (before the members) as a count and (name, value) pairs.
+    private static let xattrsFlag: UInt8 = 0x80
 
     private static func typeByte(of entry: ArchiveTOC.Entry) -> UInt8 {
         switch entry.type {
@@ -88,7 +91,7 @@ enum TOCRecord {
         VarInt.append(UInt64(shared), to: &out)
         VarInt.append(UInt64(path.count - shared), to: &out)
         out.append(contentsOf: path[shared...])
-        out.append(typeByte(of: entry))
+        out.append(typeByte(of: entry) | (entry.xattrs.isEmpty ? 0 : xattrsFlag))
         VarInt.append(UInt64(entry.mode & 0o7777), to: &out)
         VarInt.append(VarInt.zigzag(entry.mtime.seconds), to: &out)
         VarInt.append(UInt64(UInt32(bitPattern: entry.mtime.nanoseconds)), to: &out)
@@ -104,6 +107,15 @@ enum TOCRecord {
         if let device = entry.device {
             VarInt.append(UInt64(device.major), to: &out)
             VarInt.append(UInt64(device.minor), to: &out)
+        }
+        if !entry.xattrs.isEmpty {
+            VarInt.append(UInt64(entry.xattrs.count), to: &out)
+            for xattr in entry.xattrs {
+                VarInt.append(UInt64(xattr.name.count), to: &out)
+                out.append(contentsOf: xattr.name)
+                VarInt.append(UInt64(xattr.value.count), to: &out)
+                out.append(contentsOf: xattr.value)
+            }
         }
         VarInt.append(UInt64(entry.members.count), to: &out)
         for member in entry.members {
@@ -136,7 +148,13 @@ enum TOCRecord {
         let pathString = NameBytes.text(path)
         try checkName(path, isPath: true, formatVersion: formatVersion, cursor: cursor, what: "path '\(pathString)'")
 
-        let typeByte = try cursor.byte()
+        let flaggedTypeByte = try cursor.byte()
+        let hasXattrs = flaggedTypeByte & xattrsFlag != 0
+        if hasXattrs, formatVersion < ArchiveTOC.xattrsFormatVersion {
+            throw cursor.failure(
+                "'\(pathString)' has extended attributes, which a format-\(formatVersion) TOC cannot hold (format 4 can)")
+        }
+        let typeByte = flaggedTypeByte & ~xattrsFlag
         let type: ArchiveEntry.Kind
         switch typeByte {
         case fileType, linkedFileType: type = .file
@@ -188,6 +206,16 @@ enum TOCRecord {
         case .directory, .fifo:
             break
         }
+        var xattrs: [ArchiveXattr] = []
+        if hasXattrs {
+            let count = try cursor.count(minimumSize: 2)
+            for _ in 0..<count {
+                let name = Array(try cursor.bytes(try cursor.count()))
+                let value = Array(try cursor.bytes(try cursor.count()))
+                xattrs.append(ArchiveXattr(name: name, value: value))
+            }
+            guard !xattrs.isEmpty else { throw cursor.failure("'\(pathString)' is flagged with extended attributes but lists none") }
+        }
 
         let memberCount = try cursor.count(minimumSize: 4)
         var members: [ArchiveTOC.Member] = []
@@ -219,7 +247,8 @@ enum TOCRecord {
             sha256: sha256,
             members: members,
             device: device,
-            links: links
+            links: links,
+            xattrs: xattrs
         )
         return (entry, path)
     }

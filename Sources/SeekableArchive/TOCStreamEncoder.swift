@@ -37,7 +37,8 @@ final class TOCStreamEncoder {
     private var furthestMemberPath: [UInt8] = []
     /// True once a record format 2 cannot hold was written (type 3–7, or a name that is not
     /// UTF-8): the footer then says format 3.
-    private var wroteFormat3Record = false
+    /// The highest format an entry so far needed (2 when none needed more).
+    private var formatVersionNeeded = ArchiveTOC.currentFormatVersion
 
     init(sink: @escaping Sink) throws(ArchiveError) {
         self.sink = sink
@@ -71,7 +72,7 @@ final class TOCStreamEncoder {
             context = contextBefore
             throw error
         }
-        if entry.needsFormat3 { wroteFormat3Record = true }
+        formatVersionNeeded = max(formatVersionNeeded, entry.formatVersionNeeded)
         if blockEntries == 0 { blockFirstPath = path }
         blockEntries += 1
         entryCount += 1
@@ -84,12 +85,11 @@ final class TOCStreamEncoder {
     }
 
     /// Writes the last block, the footer and the trailer; returns the total bytes written. The
-    /// footer says format 3 if a record needed it, else 2 (what older builds read).
+    /// footer says the highest format a record needed (3 or 4), else 2 (what older builds read).
     func finish(_ summary: TOCSummary) throws(ArchiveError) -> UInt64 {
         try checkOpen()
         var summary = summary
-        summary.formatVersion =
-            wroteFormat3Record ? ArchiveTOC.linksDevicesAndByteNamesFormatVersion : ArchiveTOC.currentFormatVersion
+        summary.formatVersion = formatVersionNeeded
         summary.entryCount = entryCount
         try summary.validate()
         guard furthestMemberEnd <= summary.archiveSize else {

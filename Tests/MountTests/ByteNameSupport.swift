@@ -70,6 +70,9 @@ enum ByteNames {
                 os.chmod(path, mode)
             for path, target in LINKS:
                 os.symlink(target, path)
+            for path in XATTR_HOLDERS:
+                for name, value in XATTR_VALUES:
+                    os.setxattr(path, name, value)
             # The deep chain, built relative to each level's descriptor.
             os.mkdir(b'deep', 0o755)
             fd = os.open(b'deep', os.O_RDONLY | os.O_DIRECTORY)
@@ -120,7 +123,19 @@ enum ByteNames {
                 digest = h.hexdigest()
             if stat.S_ISLNK(kind):
                 target = os.readlink(name, dir_fd=dir_fd).hex()
-            return '%s %o %d %s %s %s' % (rel.hex(), st.st_mode, st.st_mtime_ns, size, digest, target)
+            return '%s %o %d %s %s %s %s' % (rel.hex(), st.st_mode, st.st_mtime_ns, size, digest, target,
+                                             xattr_field(dir_fd, name, kind))
+
+        def xattr_field(dir_fd, name, kind):
+            # user.* attributes as name=value in hex, by name; '-' for none. Through /proc so
+            # that paths past PATH_MAX work (listxattr takes no dir_fd).
+            if stat.S_ISLNK(kind):
+                return '-'
+            path = b'/proc/self/fd/%d/' % dir_fd + name
+            names = sorted(os.fsencode(n) for n in os.listxattr(path, follow_symlinks=False) if n.startswith('user.'))
+            pairs = [n.hex() + '=' + os.getxattr(path, n, follow_symlinks=False).hex() for n in names]
+            return ','.join(pairs) or '-'
+
 
         def walk(root, skip_top):
             out = []
@@ -163,17 +178,21 @@ enum ByteNames {
                     digest = '-'
                     if m.isreg():
                         digest = hashlib.sha256(t.extractfile(m).read()).hexdigest()
-                    out.append('%s %s %o %s %s' % (name.hex(), kind, m.mode, digest, target))
+                    prefix = 'SCHILY.xattr.'
+                    xattrs = sorted((k[len(prefix):].encode(), v.encode('utf-8', 'surrogateescape'))
+                                    for k, v in m.pax_headers.items() if k.startswith(prefix))
+                    field = ','.join(k.hex() + '=' + v.hex() for k, v in xattrs) or '-'
+                    out.append('%s %s %o %s %s %s' % (name.hex(), kind, m.mode, digest, target, field))
             return sorted(out)
 
         def walk_as_members(lines):
             # The walk lines reduced to what tar_members prints.
             out = []
             for line in lines:
-                hexname, mode, _, _, digest, target = line.split(' ')
+                hexname, mode, _, _, digest, target, xattrs = line.split(' ')
                 mode = int(mode, 8)
                 kind = {stat.S_IFDIR: 'dir', stat.S_IFLNK: 'symlink', stat.S_IFREG: 'file'}.get(stat.S_IFMT(mode), 'other')
-                out.append('%s %s %o %s %s' % (hexname, kind, stat.S_IMODE(mode), digest, target))
+                out.append('%s %s %o %s %s %s' % (hexname, kind, stat.S_IMODE(mode), digest, target, xattrs))
             return sorted(out)
 
         XATTR_VALUES = [
@@ -183,6 +202,9 @@ enum ByteNames {
             (b'user.not-utf8', b'\xff\xfe\x80\xc0'),
             (b'user.empty', b''),
         ]
+
+        # Entries that carry XATTR_VALUES: a file, a directory, a file with a name that is not UTF-8.
+        XATTR_HOLDERS = [b'a..b', b'dir-\xc0\xaf/sub\x80', b'bad-\xff\xfe.txt']
 
         def xattrs(path):
             problems = []

@@ -1,8 +1,8 @@
 // File names are bytes (issue "file names are bytes"): on Linux a name is any bytes but `/` and
 // NUL. A tree of names that are not UTF-8, hold control characters, are 255 bytes long, or lie
 // under a path longer than PATH_MAX, with symlink targets that are not UTF-8, must come back
-// byte for byte: through the mount, in the local archive, from the bucket in a second mount and
-// in the first after clean-up. status.json stays valid JSON and names such files escaped.
+// byte for byte, with the user.* attributes of some entries (values of any bytes): through the
+// mount, in the local archive, from the bucket in a second mount and in the first after clean-up. status.json stays valid JSON and names such files escaped.
 // The walks are done by Python (ByteNames.script) so that no name goes through a Swift String.
 import Foundation
 import Testing
@@ -95,21 +95,23 @@ import Testing
             #expect(url.hasPrefix("file:///"), "\(url)")
             let archive = String(url.dropFirst("file://".count))
 
-            // Python's tarfile reads every member name as bytes, the one past PATH_MAX included.
+            // Python's tarfile reads every member name as bytes, the one past PATH_MAX included,
+            // and the extended attributes (SCHILY.xattr records) of those that have some.
             let members = try ByteNames.run(script, ["tar", archive])
             let expectedMembers = try ByteNames.run(script, ["walk-as-members", work + "/ref"])
             let memberDiffs = ByteNames.differences(members, expectedMembers, labels: ("archive", "reference"))
             #expect(memberDiffs.isEmpty,
                 "archive members (name, type, mode, content, link target as bytes) differ:\n\(memberDiffs.prefix(20).joined(separator: "\n"))")
 
-            // GNU tar extracts the same tree, except the part of deep/ whose paths are longer than
+            // GNU tar extracts the same tree, extended attributes included, except the part of deep/ whose paths are longer than
             // it can create (PATH_MAX, 4096 bytes): that subtree is left out of this comparison
             // only (tarfile above checks its names), and tar's "File name too long" is expected.
             // mtimes are compared to the second here: the headers hold whole seconds by design
             // (docs/STORAGE_FORMAT.md; the nanoseconds are in the TOC, checked by the bucket test).
             let extracted = try makeTemporaryDirectory(prefix: "mt-bytenames-x")
             defer { removeTree(extracted) }
-            let tar = try Shell.run("tar -xzf \(Shell.quote(archive)) -C \(Shell.quote(extracted))")
+            let tar = try Shell.run(
+                "tar --xattrs --xattrs-include='user.*' -xzf \(Shell.quote(archive)) -C \(Shell.quote(extracted))")
             let unexpected = Self.unexpectedTarMessages(tar.stderr)
             #expect(unexpected.isEmpty, "tar -xzf: \(unexpected.prefix(5).map { String($0.prefix(300)) })")
             #expect(tar.status == 0 || tar.status == 2, "tar -xzf exited \(tar.status)")

@@ -78,6 +78,39 @@ import Testing
         }
     }
 
+    /// Files' user.* attributes are archived (pax SCHILY.xattr records, GNU tar restores them
+    /// with --xattrs): changing only an attribute changes the file's entry, so the next
+    /// (incremental) snapshot holds the new value; as on ext4 the change moves the file's ctime.
+    @Test func anAttributeChangeAloneReachesTheNextSnapshot() throws {
+        try withMount { fs in
+            let version = try fs.makeVersion()
+            let file = Shell.quote(version + "/a.txt")
+            try Shell.check("echo a > \(file) && echo b > \(Shell.quote(version))/b.txt && setfattr -n user.tag -v one \(file)")
+            func archivedTag() throws -> String {
+                let extracted = try makeTemporaryDirectory(prefix: "mt-snap-xattr")
+                defer { removeTree(extracted) }
+                try Shell.check(
+                    "curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar --xattrs --xattrs-include='user.*' -xz -C \(Shell.quote(extracted))")
+                return try Shell.check("getfattr --only-values -n user.tag \(Shell.quote(extracted))/a.txt").stdout
+            }
+            #expect(try archivedTag() == "one")
+            let ctime = { try Shell.check("python3 -c 'import os,sys; print(os.stat(sys.argv[1]).st_ctime_ns)' \(file)").stdout }
+            let before = try ctime()
+            usleep(20_000)
+            try Shell.check("setfattr -n user.tag -v two \(file)")
+            #expect(Int64(try ctime().trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                > Int64(before.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .max, "setxattr moves the ctime")
+            #expect(try archivedTag() == "two", "download_url packs the attribute change first")
+            try Shell.check("setfattr -x user.tag \(file)")
+            let extracted = try makeTemporaryDirectory(prefix: "mt-snap-xattr")
+            defer { removeTree(extracted) }
+            try Shell.check(
+                "curl -sf \"$(cat \(Shell.quote(version))/download_url)\" | tar --xattrs --xattrs-include='user.*' -xz -C \(Shell.quote(extracted))")
+            let left = try Shell.run("getfattr -d -m 'user\\.' \(Shell.quote(extracted))/a.txt").stdout
+            #expect(!left.contains("user.tag"), "a removed attribute is gone from the next snapshot: \(left)")
+        }
+    }
+
     @Test func readingDownloadURLRightAfterAChangeSnapshotsFirst() throws {
         try withMount { fs in
             let version = try fs.makeVersion()

@@ -174,4 +174,53 @@ import Testing
         let reader = try SeekableTarReader(toc: toc, source: FileByteSource(descriptor: archive))
         #expect(try reader.readFile(at: toc.entries[1].pathBytes) == Array("bytes".utf8))
     }
+
+    /// `pack` walks by directory descriptors: a tree deeper than PATH_MAX packs (a full path
+    /// would be ENAMETOOLONG), and the user.* attributes of files and directories go with it.
+    @Test func packTakesTreesDeeperThanPathMaxAndTheirAttributes() throws {
+        let temp = try TemporaryDirectory("bytenames-deep-pack")
+        let tree = temp.sub("tree")
+        try Fixtures.makeDirectory(tree, mode: 0o755)
+        let make = #"""
+            import os, sys
+            fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+            os.setxattr('/proc/self/fd/%d' % fd, b'user.top', b'\x00t')
+            for level in range(25):
+                name = b'%02d-' % level + b'd' * 196
+                os.mkdir(name, dir_fd=fd)
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            f = os.open(b'bottom-\xff', os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.write(f, b'deep down')
+            os.setxattr(f, b'user.raw', b'\xff\x00\xfe')
+            os.setxattr(f, b'user.a', b'')
+            os.close(f)
+            os.symlink(b'bottom-\xff', b'link', dir_fd=fd)
+            """#
+        try Fixtures.writeFile(temp.sub("make.py"), Array(make.utf8), mode: 0o644)
+        try Shell.run("python3 \(Shell.quote(temp.sub("make.py").string)) \(Shell.quote(tree.string))")
+
+        let toc = try ArchivePacker.pack(directory: tree, to: temp.sub("v1.tar.gz"))
+        #expect(toc.entries.count == 27, "25 directories, the file and the link: \(toc.entries.count)")
+        let bottom = try #require(toc.entries.first { $0.type == .file })
+        #expect(bottom.pathBytes.count > 5000, "the file lies past PATH_MAX: \(bottom.pathBytes.count) bytes")
+        #expect(
+            bottom.xattrs == [
+                ArchiveXattr(name: Array("user.a".utf8), value: []),
+                ArchiveXattr(name: Array("user.raw".utf8), value: [0xFF, 0x00, 0xFE]),
+            ])
+        #expect(toc.entries.first { $0.type == .symlink }?.linkTargetBytes == Array("bottom-".utf8) + [0xFF])
+        #expect(toc.entries.filter { !$0.xattrs.isEmpty }.count == 1, "the packed directory itself is no entry")
+        #expect(toc.formatVersion == 4)
+        let archive = try FileDescriptor.open(temp.sub("v1.tar.gz"), .readOnly)
+        defer { try? archive.close() }
+        let reader = try SeekableTarReader(toc: toc, source: FileByteSource(descriptor: archive))
+        #expect(try reader.readFile(at: bottom.pathBytes) == Array("deep down".utf8))
+    }
+
+    @Test func packNamesTheDirectoryItCannotOpen() throws {
+        let temp = try TemporaryDirectory("bytenames-pack-missing")
+        #expect(throws: ArchiveError.io(operation: "open", path: temp.sub("missing").string, errno: .noSuchFileOrDirectory)) {
+            _ = try ArchivePacker.pack(directory: temp.sub("missing"), to: temp.sub("v1.tar.gz"))
+        }
+    }
 }

@@ -272,16 +272,16 @@ import Testing
         try Self.expectInvalidTOC(shorter, temp, containing: "block 0")
     }
 
-    @Test func aFooterOfFormatVersion4IsUnsupported() throws {
-        let temp = try TemporaryDirectory("toc2-v4")
+    @Test func aFooterOfFormatVersion5IsUnsupported() throws {
+        let temp = try TemporaryDirectory("toc2-v5")
         let bytes = try Self.mixedTOC(metadata: nil).encodeFormat2()
-        let v4 = try Surgery.rebuild(bytes) { _, footer in footer.summary.formatVersion = 4 }
-        #expect(throws: ArchiveError.unsupportedFormatVersion(4)) { try ArchiveTOC.decode(from: v4) }
-        try Fixtures.writeFile(temp.sub("v4.toc"), v4, mode: 0o644)
-        #expect(throws: ArchiveError.unsupportedFormatVersion(4)) { try TOCFileReader(path: temp.sub("v4.toc")) }
+        let v5 = try Surgery.rebuild(bytes) { _, footer in footer.summary.formatVersion = 5 }
+        #expect(throws: ArchiveError.unsupportedFormatVersion(5)) { try ArchiveTOC.decode(from: v5) }
+        try Fixtures.writeFile(temp.sub("v5.toc"), v5, mode: 0o644)
+        #expect(throws: ArchiveError.unsupportedFormatVersion(5)) { try TOCFileReader(path: temp.sub("v5.toc")) }
         #expect(
-            ArchiveError.unsupportedFormatVersion(4).description
-                == "archive TOC format_version 4 is not supported (this build reads 1, 2 and 3)"
+            ArchiveError.unsupportedFormatVersion(5).description
+                == "archive TOC format_version 5 is not supported (this build reads 1, 2, 3 and 4)"
         )
         let unchanged = try Surgery.rebuild(bytes) { _, _ in }
         #expect(unchanged == bytes, "the surgery itself changes nothing")

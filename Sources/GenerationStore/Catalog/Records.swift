@@ -180,6 +180,19 @@ struct ExtendedAttribute: Codable, Sendable, FetchableRecord, PersistableRecord 
         static let nodeID = Column(CodingKeys.nodeID)
         static let name = Column(CodingKeys.name)
     }
+
+    /// The entries of version node `version` (not the version itself, whose attributes are its
+    /// metadata) that have attributes: usually none, so a snapshot asks per node only for these.
+    static func holders(_ db: Database, version: Int64) throws -> Set<Int64> {
+        Set(
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT xattr.node_id FROM xattr JOIN node ON node.id = xattr.node_id
+                    WHERE node.version_id = ? AND node.id != ?
+                    """,
+                arguments: [version, version]))
+    }
 }
 
 /// A row of `unlisted_directory`: a directory of a version found in the bucket whose children

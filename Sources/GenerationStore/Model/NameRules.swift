@@ -2,6 +2,11 @@
 // the reserved names of virtual files, and the 255-byte limit on every name.
 public enum NameRules {
     public static let maxNameBytes = 255
+
+    /// Extended attributes live in the `user.` namespace only (DESIGN §1); the name needs more than the prefix.
+    static func isUserAttribute(_ name: [UInt8]) -> Bool {
+        name.count > 5 && name.starts(with: Array("user.".utf8))
+    }
     public static let maxIdLength = 128
 
     /// Names answered by virtual files at the root of a version.

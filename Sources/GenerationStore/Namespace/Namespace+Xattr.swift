@@ -14,13 +14,15 @@ extension Namespace {
             let node = try xattrNodeLocked(ino)
             try checkWritableLocked(node)
             let id = node.id ?? 0
+            let changed = changedLocked(node)
             try writeCatalogLocked("setting an extended attribute") { db in
                 let existing = try ExtendedAttribute.find(db, node: id, name: name)
                 if existing != nil, flags & Self.xattrCreate != 0 { throw FSError.exists("attribute exists") }
                 if existing == nil, flags & Self.xattrReplace != 0 { throw FSError(.noData, "no such attribute") }
                 try ExtendedAttribute(nodeID: id, name: Data(name), value: Data(value)).save(db)
+                try changed.updateRow(db)
             }
-            touchVersionLocked(node.versionID, at: changeClock.now())
+            keepChangedLocked(changed)
         }
     }
 
@@ -28,7 +30,7 @@ extension Namespace {
         // Other namespaces (security.capability on every write, security.selinux and the POSIX
         // ACLs on every `ls -l`) are answered without the catalog: "not supported", which tells
         // coreutils to stop asking for the rest of the mount, where ENODATA made it ask per file.
-        guard Self.isUserNamespace(name) else { throw FSError(.notSupported, "only user.* extended attributes are supported") }
+        guard NameRules.isUserAttribute(name) else { throw FSError(.notSupported, "only user.* extended attributes are supported") }
         guard ino < VirtualEntry.marker else { throw FSError(.noData, "no such attribute") }
         return try withLock { () throws(FSError) -> [UInt8] in
             let id = Int64(ino)
@@ -55,13 +57,15 @@ extension Namespace {
             let node = try xattrNodeLocked(ino)
             try checkWritableLocked(node)
             let id = node.id ?? 0
-            let removed = try writeCatalogLocked("removing an extended attribute") { db in
-                try ExtendedAttribute.filter(
+            let changed = changedLocked(node)
+            try writeCatalogLocked("removing an extended attribute") { db in
+                let removed = try ExtendedAttribute.filter(
                     ExtendedAttribute.Columns.nodeID == id && ExtendedAttribute.Columns.name == Data(name)
                 ).deleteAll(db)
+                if removed == 0 { throw FSError(.noData, "no such attribute") }
+                try changed.updateRow(db)
             }
-            if removed == 0 { throw FSError(.noData, "no such attribute") }
-            touchVersionLocked(node.versionID, at: changeClock.now())
+            keepChangedLocked(changed)
         }
     }
 
@@ -74,12 +78,20 @@ extension Namespace {
             nameMax: UInt64(NameRules.maxNameBytes))
     }
 
-    private static func isUserNamespace(_ name: [UInt8]) -> Bool {
-        name.count > 5 && name.starts(with: Array("user.".utf8))
+    /// `node` with the ctime of a change of its attributes (as ext4 sets it).
+    private func changedLocked(_ node: Node) -> Node {
+        var changed = node
+        changed.ctimeNs = changeClock.now().totalNanoseconds
+        return changed
+    }
+
+    private func keepChangedLocked(_ node: Node) {
+        if let id = node.id, nodes[id] != nil { nodes[id] = node }
+        touchVersionLocked(node.versionID, at: Timespec(totalNanoseconds: node.ctimeNs))
     }
 
     private func checkUserNamespace(_ name: [UInt8]) throws(FSError) {
-        guard Self.isUserNamespace(name) else {
+        guard NameRules.isUserAttribute(name) else {
             throw FSError(.notSupported, "only user.* extended attributes are supported")
         }
         if name.count > 255 { throw FSError(.outOfRange, "attribute name longer than 255 bytes") }

@@ -137,6 +137,11 @@ extension Namespace {
             }
         }
         try node.insert(db)
+        if case .entry(let entry) = found, let id = node.id {
+            for xattr in entry.xattrs where NameRules.isUserAttribute(xattr.name) {
+                try ExtendedAttribute(nodeID: id, name: Data(xattr.name), value: Data(xattr.value)).insert(db)
+            }
+        }
         if node.role == .dir, let id = node.id {
             try UnlistedDirectory(nodeID: id, tocPath: Data(found.pathBytes)).insert(db)
         }

@@ -26,13 +26,14 @@ final class IncrementalPacker {
         self.previous = previous
     }
 
-    /// Adds the entry for one name (a file with hard links comes once per name).
-    func add(_ path: [UInt8], _ node: Node) throws {
+    /// Adds the entry for one name (a file with hard links comes once per name) with the
+    /// node's extended attributes.
+    func add(_ path: [UInt8], _ node: Node, xattrs: [ArchiveXattr] = []) throws {
         if node.role == .socket {
             socketsLeftOut += 1
             return
         }
-        let entry = entry(path, node)
+        let entry = entry(path, node, xattrs: xattrs)
         if !matched.isEmpty {
             if let group = previous?.current, isUnchanged(entry, node, was: group.entries[matched.count]) {
                 matched.append((entry, node))
@@ -82,7 +83,7 @@ final class IncrementalPacker {
         guard old.pathBytes == new.pathBytes && old.type == new.kind && old.mode == new.mode & 0o7777
             && old.mtime == new.mtime && old.size == new.size && old.linkTargetBytes == new.linkTargetBytes
             && old.device == new.device
-            && (old.links ?? 1) == new.links
+            && (old.links ?? 1) == new.links && old.xattrs == new.xattrs
         else { return false }
         guard case .sameContent = previous.trust, new.kind == .file else { return true }
         return old.sha256 != nil && old.sha256 == contentDigest(node)
@@ -98,10 +99,12 @@ final class IncrementalPacker {
     }
 
     /// The archive entry for `path`, a name of `node`: a hard link entry if an earlier name of
-    /// the same regular file carries its data. (Other kinds with several names, rare, are
-    /// archived once per name: a symlink or FIFO entry costs no more than a hard link entry.)
-    private func entry(_ path: [UInt8], _ node: Node) -> ArchiveEntry {
+    /// the same regular file carries its data (and its attributes). (Other kinds with several
+    /// names, rare, are archived once per name: a symlink or FIFO entry costs no more than a
+    /// hard link entry.)
+    private func entry(_ path: [UInt8], _ node: Node, xattrs: [ArchiveXattr]) -> ArchiveEntry {
         var entry = Self.entry(path, node)
+        entry.xattrs = xattrs
         guard node.links > 1, node.kind == .file, let id = node.id else { return entry }
         if let first = firstNames[id] {
             entry.kind = .hardLink
@@ -109,6 +112,7 @@ final class IncrementalPacker {
             entry.size = 0
             entry.device = nil
             entry.links = 1
+            entry.xattrs = []
         } else {
             firstNames[id] = path
         }

@@ -69,10 +69,12 @@ struct SnapshotPlan {
         let packer = IncrementalPacker(writer: writer, blobs: blobs, previous: previous)
         var count = 0
         try tree.read { db in
+            let holders = try ExtendedAttribute.holders(db, version: version.nodeID)
             try VersionTreeWalk.walk(db, version: version.nodeID) { path, node in
                 if count % Self.progressStep == 0 { progress(count) }
                 count += 1
-                try packer.add(path, node)
+                let xattrs = try node.id.map { holders.contains($0) ? try Self.xattrs(db, node: $0) : [] } ?? []
+                try packer.add(path, node, xattrs: xattrs)
             }
         }
         try packer.finish()
@@ -90,6 +92,12 @@ struct SnapshotPlan {
     }
 
     static let progressStep = 64
+
+    /// A node's attributes as an archive entry carries them, in byte order of their names
+    /// (the catalog's order for BLOB names).
+    private static func xattrs(_ db: Database, node: Int64) throws -> [ArchiveXattr] {
+        try ExtendedAttribute.all(db, node: node).map { ArchiveXattr(name: [UInt8]($0.name), value: [UInt8]($0.value)) }
+    }
 
     private static func rename(_ from: FilePath, to: FilePath) throws {
         if Glibc.rename(from.string, to.string) != 0 { throw Errno(rawValue: errno) }
