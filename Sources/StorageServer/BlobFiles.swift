@@ -113,11 +113,48 @@ final class TempBlob {
     private var fd: Int32
     private(set) var size: Int64 = 0
     private var md5 = Insecure.MD5()
+    /// The ETag of an adopted file, computed when it was read.
+    private var adoptedETag: String?
 
     init(directory: String) throws {
         path = directory + "/" + UUID().uuidString.lowercased()
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw BlobError.io(path, errno) }
+    }
+
+    /// Takes over a file written elsewhere (the data of a finished resumable upload) whose size and ETag
+    /// ``etag(ofFile:)`` computed; committing it moves that file into place.
+    init(adopting path: String, size: Int64, etag: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BlobError.io(path, errno) }
+        self.size = size
+        adoptedETag = etag
+    }
+
+    /// Size and quoted MD5 ETag of the file at `path`, read in 1 MiB blocks (blocking: call it offloaded).
+    static func etag(ofFile path: String) throws -> (size: Int64, etag: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BlobError.io(path, errno) }
+        defer { close(fd) }
+        var md5 = Insecure.MD5()
+        var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BlobError.io(path, errno)
+            }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { md5.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            size += Int64(n)
+        }
+        return (size, quoted(md5.finalize()))
+    }
+
+    private static func quoted(_ digest: Insecure.MD5Digest) -> String {
+        "\"" + digest.map { String(format: "%02x", $0) }.joined() + "\""
     }
 
     deinit {
@@ -141,7 +178,7 @@ final class TempBlob {
 
     /// `"<md5 hex>"`, the quoted ETag.
     var etag: String {
-        "\"" + md5.finalize().map { String(format: "%02x", $0) }.joined() + "\""
+        adoptedETag ?? Self.quoted(md5.finalize())
     }
 
     /// Hands the path and open descriptor to the caller, who now owns both.

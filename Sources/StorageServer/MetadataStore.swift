@@ -107,6 +107,7 @@ struct MetadataStore: Sendable {
                 t.uniqueKey(["bucket_id", "name"])
             }
         }
+        m.registerMigration("v2-resumable-uploads") { db in try ResumableUploadRow.createTable(db) }
         return m
     }
 

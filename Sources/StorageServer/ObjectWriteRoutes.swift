@@ -21,19 +21,44 @@ extension StorageService {
             blob.discard()
             throw APIError.tooLarge
         }
+        let row = try await commitObject(
+            blob,
+            bucket: bucketID,
+            key: key,
+            mimetype: received.mimetype,
+            cacheControl: received.cacheControl,
+            userMetadata: received.userMetadata,
+            upsert: upsert
+        )
+        return JSONResponse.make(["Id": row.id, "Key": "\(bucketID)/\(key)"])
+    }
+
+    /// Makes a received blob the object `key` of the bucket: the file goes into place, then its row (size, MD5
+    /// ETag, mimetype, cache control, user metadata). Shared by standard uploads and finished resumable ones.
+    /// Without `upsert` an existing object fails with the Duplicate error; with it the old object is replaced.
+    func commitObject(
+        _ blob: TempBlob,
+        bucket bucketID: String,
+        key: String,
+        mimetype: String,
+        cacheControl: String,
+        userMetadata: String?,
+        upsert: Bool
+    ) async throws -> ObjectRow {
         let id = UUID().uuidString.lowercased()
         let etag = blob.etag
+        let size = blob.size
         try await blobs.commit(tmp: blob, as: id)
         let now = Timestamp.iso()
         let row = ObjectRow(
             id: id,
             bucketID: bucketID,
             name: key,
-            size: blob.size,
-            mimetype: received.mimetype,
-            cacheControl: received.cacheControl,
+            size: size,
+            mimetype: mimetype,
+            cacheControl: cacheControl,
             etag: etag,
-            userMetadata: received.userMetadata,
+            userMetadata: userMetadata,
             createdAt: now,
             updatedAt: now,
             lastAccessedAt: now
@@ -47,7 +72,7 @@ extension StorageService {
             blobs.remove(id: id)
             throw error
         }
-        return JSONResponse.make(["Id": id, "Key": "\(bucketID)/\(key)"])
+        return row
     }
 
     /// `image/*` matches any image type; otherwise an exact match, parameters included.

@@ -55,6 +55,7 @@ public actor StorageServer {
     private func makeServer(onRunning: @escaping @Sendable (Int) -> Void) async throws -> any Service {
         let service = try StorageService(configuration: configuration, secrets: secrets, logger: logger)
         try await service.ensureDefaultBucket()
+        try await service.resumable.removeStale(service.metadata)
         let responder = StorageResponder(service: service)
         let logger = self.logger
         return try HTTPServerBuilder.http1().buildServer(
@@ -68,7 +69,23 @@ public actor StorageServer {
                 let received = ByteCounter()
                 let request = accessLog == nil ? request : request.countingBody(into: received)
                 let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
-                var response = try await responder.respond(to: request, context: context)
+                var response: Response
+                do {
+                    response = try await responder.respond(to: request, context: context)
+                } catch {
+                    // The connection is dropped without an answer (status 0 in the log); the body bytes read count.
+                    accessLog?.append(
+                        AccessLog.Entry(
+                            method: request.method.rawValue,
+                            path: request.uri.path,
+                            range: request.headers[.range],
+                            status: 0,
+                            bytesSent: 0,
+                            bytesReceived: received.value
+                        )
+                    )
+                    throw error
+                }
                 response.headers[.date] = Timestamp.http(Date())
                 guard let accessLog else {
                     return try await responseWriter.write(response: response.head, body: response.body)

@@ -17,12 +17,18 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
     public var jwtSecret: String?
     /// Global upload limit in bytes (nil: none). Buckets may set a lower one.
     public var fileSizeLimit: Int64?
-    /// Fraction (0...1) of object requests answered with a 503 Supabase error body.
+    /// Fraction (0...1) of object and resumable-upload requests answered with a 503 Supabase error body.
     public var faultRate: Double
-    /// Extra delay added to every object request, in milliseconds.
+    /// Extra delay added to every object and resumable-upload request, in milliseconds.
     public var faultLatencyMs: Int
-    /// Fraction (0...1) of object requests whose connection is dropped mid-response.
+    /// Fraction (0...1) of object and resumable-upload requests whose connection is dropped: mid-response for
+    /// object routes; for resumable uploads either partway through the request body (after storing part of it)
+    /// or after the work is done, before the answer.
     public var faultResetRate: Double
+    /// How long an unfinished resumable (TUS) upload stays usable after its creation; then it expires (HEAD and
+    /// PATCH answer 410) and its data is removed. Supabase documents 24 hours for the hosted service (the
+    /// self-hosted server's `TUS_URL_EXPIRY_MS` default is 1 hour); the documented hosted value is the default.
+    public var resumableUploadExpiry: Duration
     /// File that receives one JSON line per request (method, path without query, range, status, body bytes).
     /// nil: no access log.
     public var accessLogPath: String?
@@ -38,7 +44,8 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
         faultRate: Double = 0,
         faultLatencyMs: Int = 0,
         faultResetRate: Double = 0,
-        accessLogPath: String? = nil
+        accessLogPath: String? = nil,
+        resumableUploadExpiry: Duration = .seconds(24 * 3600)
     ) {
         self.host = host
         self.port = port
@@ -51,6 +58,7 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
         self.faultLatencyMs = faultLatencyMs
         self.faultResetRate = faultResetRate
         self.accessLogPath = accessLogPath
+        self.resumableUploadExpiry = resumableUploadExpiry
     }
 
     public var description: String {

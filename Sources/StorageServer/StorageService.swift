@@ -1,4 +1,4 @@
-// The server's state (metadata, blobs, secrets) and the dispatch of `/storage/v1` requests to route handlers.
+// The server's state (metadata, blobs, resumable uploads, secrets) and the dispatch of `/storage/v1` requests.
 import Foundation
 import Hummingbird
 import Logging
@@ -8,6 +8,7 @@ final class StorageService: Sendable {
     let configuration: StorageServerConfiguration
     let metadata: MetadataStore
     let blobs: BlobFiles
+    let resumable: ResumableUploads
     let auth: Authenticator
     let signer: HS256
     let logger: Logger
@@ -16,6 +17,10 @@ final class StorageService: Sendable {
         self.configuration = configuration
         self.metadata = try MetadataStore(path: configuration.dataDirectory + "/storage.sqlite")
         self.blobs = try BlobFiles(dataDirectory: configuration.dataDirectory)
+        self.resumable = try ResumableUploads(
+            dataDirectory: configuration.dataDirectory,
+            expiry: configuration.resumableUploadExpiry
+        )
         self.auth = Authenticator(secrets: secrets)
         self.signer = HS256(secret: secrets.jwtSecret)
         self.logger = logger

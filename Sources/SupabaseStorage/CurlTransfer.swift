@@ -9,6 +9,8 @@ enum RequestBody: Sendable {
     case bytes([UInt8])
     /// Streamed from the file; `size` is sent as Content-Length.
     case file(path: String, size: Int64)
+    /// Streamed from `length` bytes of the file starting at `offset` (a chunk of a resumable upload).
+    case fileRange(path: String, offset: Int64, length: Int64)
 }
 
 /// Where a successful (2xx) response body goes. Error bodies always go to memory.
@@ -66,6 +68,8 @@ private final class TransferState {
     var uploadOffset = 0
     var uploadFD: Int32 = -1
     var uploadTotal: Int64 = 0
+    /// Bytes of the file still to send (a range stops before the end of the file).
+    var uploadRemaining: Int64 = 0
     var sinkFD: Int32 = -1
     var sinkPath = ""
     var uploadPath = ""
@@ -121,9 +125,14 @@ private let readCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int
     let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
     let capacity = size * count
     if state.uploadFD >= 0 {
+        let wanted = Int(min(Int64(capacity), state.uploadRemaining))
+        if wanted == 0 { return 0 }
         while true {
-            let r = read(state.uploadFD, buffer, capacity)
-            if r >= 0 { return r }
+            let r = read(state.uploadFD, buffer, wanted)
+            if r >= 0 {
+                state.uploadRemaining -= Int64(r)
+                return r
+            }
             if errno == EINTR { continue }
             state.localError = .localFile(path: state.uploadPath, errno: errno)
             return Int(CURL_READFUNC_ABORT)
@@ -220,6 +229,17 @@ enum CurlTransfer {
             state.uploadFD = fd
             state.uploadPath = path
             state.uploadTotal = size
+            state.uploadRemaining = size
+        case .fileRange(let path, let offset, let length):
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw .localFile(path: path, errno: errno) }
+            state.uploadFD = fd
+            guard lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else {
+                throw .localFile(path: path, errno: errno)
+            }
+            state.uploadPath = path
+            state.uploadTotal = length
+            state.uploadRemaining = length
         }
         if case .none = request.body {
             if request.method == "HEAD" {
@@ -287,7 +307,10 @@ enum CurlTransfer {
         switch code {
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_OPERATION_TIMEDOUT,
             CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM,
-            CURLE_SSL_CONNECT_ERROR, CURLE_AGAIN:
+            CURLE_SSL_CONNECT_ERROR, CURLE_AGAIN,
+            // A reused connection died while the body was being sent and libcurl cannot rewind a streamed body to
+            // resend it on a new one: the request failed on the network, a retry can succeed.
+            CURLE_SEND_FAIL_REWIND:
             return .transient(message)
         default:
             return .permanent(statusCode: 0, code: "curl\(code.rawValue)", message: message)

@@ -23,13 +23,13 @@ public final class SupabaseObjectStore: ObjectStore {
     /// TCP connections opened so far; stays low when keep-alive reuse works.
     var connectionsOpened: Int { pool.connectionsOpened }
 
-    private var authHeaders: [String] {
+    var authHeaders: [String] {
         ["apikey: \(configuration.serviceKey)", "Authorization: Bearer \(configuration.serviceKey)"]
     }
 
-    private func url(_ path: String) -> String { configuration.storageBase + path }
+    func url(_ path: String) -> String { configuration.storageBase + path }
 
-    private var bucketPath: String { KeyEncoding.encodeSegment(configuration.bucket) }
+    var bucketPath: String { KeyEncoding.encodeSegment(configuration.bucket) }
 
     private func objectPath(_ key: String) -> String { "/object/\(bucketPath)/\(KeyEncoding.encodeKey(key))" }
 
@@ -140,16 +140,21 @@ public final class SupabaseObjectStore: ObjectStore {
         var st = stat()
         guard stat(path, &st) == 0 else { throw StorageError.localFile(path: path, errno: errno) }
         let size = Int64(st.st_size)
-        _ = try await call(
-            "POST",
-            objectPath(key),
-            headers: [
-                "Content-Type: \(contentType)", "x-upsert: \(upsert ? "true" : "false")",
-                "Cache-Control: no-cache",
-            ],
-            body: .file(path: path, size: size),
-            progress: progress
-        )
+        do {
+            _ = try await call(
+                "POST",
+                objectPath(key),
+                headers: [
+                    "Content-Type: \(contentType)", "x-upsert: \(upsert ? "true" : "false")",
+                    "Cache-Control: no-cache",
+                ],
+                body: .file(path: path, size: size),
+                progress: progress
+            )
+        } catch StorageError.tooLarge(let message) {
+            // The server's message does not name the limit: look it up for the caller.
+            throw await tooLarge(length: size, serverMessage: message)
+        }
         return ObjectInfo(key: key, size: size, etag: nil, contentType: contentType, lastModified: nil, createdAt: nil)
     }
 

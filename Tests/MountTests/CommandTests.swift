@@ -62,7 +62,8 @@ import Testing
             try fs.waitForStatus(RemoteReadTests.v1, "failed") { uploadState($0) == "failed" }
             let result = try Shell.run("\(Shell.quote(try MountedFS.binaryPath())) status \(Shell.quote(fs.mountpoint))")
             #expect(result.status == 3, "\(result)")
-            #expect(result.stdout.contains("FAILED p1/g1/v1: too large"), "\(result)")
+            #expect(result.stdout.contains("FAILED p1/g1/v1: the archive ("), "\(result)")
+            #expect(result.stdout.contains("over the 10-byte limit (the file_size_limit of bucket codebegen-projects)"), "\(result)")
             #expect(result.stdout.contains("1 failed"), "\(result)")
         }
     }
@@ -96,6 +97,22 @@ import Testing
             #expect(result.stdout.contains("PASS  \(check)"), "\(check): \(result.stdout)")
         }
         #expect(!result.stdout.contains("FAIL"))
+        #expect(result.stdout.contains("INFO  size limit     bucket codebegen-projects file_size_limit: none"), "\(result.stdout)")
+    }
+
+    @Test func doctorPrintsTheLimitsAnArchiveMustFit() throws {
+        let server = try StorageServerProcess(fileSizeLimit: 8_000_000)
+        try Shell.check(
+            "curl -sf -X PUT -H 'Authorization: Bearer \(server.key)' -H 'Content-Type: application/json' "
+                + "-d '{\"file_size_limit\": 5000000}' \(server.url)/storage/v1/bucket/codebegen-projects")
+        let data = try makeTemporaryDirectory(prefix: "mt-doctor")
+        defer { removeTree(data) }
+        let result = try Shell.run(
+            "\(Shell.quote(try MountedFS.binaryPath())) doctor --data \(Shell.quote(data))", environment: server.environment)
+        #expect(result.status == 0, "\(result)")
+        #expect(
+            result.stdout.contains("file_size_limit: 5000000 bytes; the server's global limit 8000000 bytes"), "\(result.stdout)")
+        #expect(!result.stdout.contains(server.key))
     }
 
     @Test func doctorReportsAnUnreachableRemoteWithoutPrintingTheKey() throws {

@@ -130,6 +130,15 @@ enum CatalogMigrations {
                         AND id NOT IN (SELECT node_id FROM unlisted_directory);
                     """)
         }
+        migrator.registerMigration("v8-resumable-uploads") { db in
+            // resumable_url: the TUS upload of the archive of snapshot resumable_snapshot_ns still
+            // being sent; a restart continues it from the server's offset instead of byte 0.
+            try db.execute(
+                sql: """
+                    ALTER TABLE upload_job ADD COLUMN resumable_url TEXT;
+                    ALTER TABLE upload_job ADD COLUMN resumable_snapshot_ns INTEGER;
+                    """)
+        }
         return migrator
     }
 

@@ -20,6 +20,10 @@ public struct Configuration: Sendable, Equatable, CustomStringConvertible, Custo
     /// Seconds a batch of creates may stay uncommitted in the catalog (the create journal keeps
     /// them across a crash meanwhile); larger batches make tree copies cheaper.
     public var catalogCommitInterval: Double = 0.1
+    /// Archives larger than this go up as resumable (TUS) uploads in 6 MiB chunks; smaller ones in
+    /// one request. Supabase advises TUS above 6 MB; a very large value keeps every archive on the
+    /// one-request path (a server without the resumable endpoint, or a baseline to compare with).
+    public var resumableUploadMinBytes: Int64 = 6 << 20
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -64,6 +68,9 @@ public struct Configuration: Sendable, Equatable, CustomStringConvertible, Custo
         }
         if let text = values["CATALOG_COMMIT_INTERVAL"] {
             config.catalogCommitInterval = try parseNumber(text, "CATALOG_COMMIT_INTERVAL")
+        }
+        if let text = values["RESUMABLE_UPLOAD_MIN_BYTES"] {
+            config.resumableUploadMinBytes = Int64(try parseNumber(text, "RESUMABLE_UPLOAD_MIN_BYTES"))
         }
         if config.supabaseURL != nil, config.serviceKey == nil, config.useCloudStorage {
             throw ConfigurationError("SUPABASE_URL is set but SUPABASE_SERVICE_KEY is not (set it in the environment or .env)")

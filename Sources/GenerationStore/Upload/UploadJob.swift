@@ -21,6 +21,9 @@ struct UploadJob: Codable, Sendable, Equatable, FetchableRecord, PersistableReco
     var uploadedAtNs: Int64?
     var snapshotNs: Int64
     var published: Bool = false
+    /// The resumable (TUS) upload of the archive of snapshot `resumableSnapshotNs` under way, if any.
+    var resumableURL: String?
+    var resumableSnapshotNs: Int64?
 
     enum CodingKeys: String, CodingKey {
         case state, attempts, published
@@ -32,6 +35,8 @@ struct UploadJob: Codable, Sendable, Equatable, FetchableRecord, PersistableReco
         case nextAttemptAtNs = "next_attempt_at_ns"
         case uploadedAtNs = "uploaded_at_ns"
         case snapshotNs = "snapshot_ns"
+        case resumableURL = "resumable_url"
+        case resumableSnapshotNs = "resumable_snapshot_ns"
     }
 }
 

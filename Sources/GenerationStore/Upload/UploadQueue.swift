@@ -31,6 +31,8 @@ public struct UploadTask: Sendable {
     public let toc: String
     public let archiveKey: String
     public let tocKey: String
+    /// The resumable upload of this very archive an earlier attempt began, to continue.
+    public let resumableURL: String?
 }
 
 public enum UploadOutcome: Sendable {
@@ -53,6 +55,8 @@ public final class UploadQueue: @unchecked Sendable {
     // Guarded by `lock`:
     private var progress: [Int64: (sent: Int64, total: Int64)] = [:]
     private var signedURLs: [Int64: SignedURL] = [:]
+    /// The resumable upload URL last seen per version (saved in the catalog when it changes).
+    private var resumableURLs: [Int64: String] = [:]
     private var stager: (@Sendable (Int64) throws -> StagedUpload?)?
 
     init(catalog: Catalog, store: (any ObjectStore)?, configuration: Configuration, logger: Logger, wakeups: Wakeups) {
@@ -111,12 +115,19 @@ public final class UploadQueue: @unchecked Sendable {
         if queued > 0 { logger.info("queued \(queued) versions packed while cloud storage was off for upload") }
     }
 
-    /// Jobs left `uploading` by a crash or an unmount are pending again.
+    /// Jobs left `uploading` by a crash or an unmount are pending again; so are failed ones, once per
+    /// mount: what failed for good (an archive over the bucket's size limit) may go through now
+    /// that the user changed something (raised the limit), without retrying in a loop meanwhile.
     func resumeInterrupted() throws {
-        let resumed = try catalog.write { db in
-            try UploadJob.filter(Column("state") == UploadState.uploading).updateAll(db, Column("state").set(to: UploadState.pending))
+        let (resumed, retried) = try catalog.write { db in
+            let resumed = try UploadJob.filter(Column("state") == UploadState.uploading)
+                .updateAll(db, Column("state").set(to: UploadState.pending))
+            let retried = try UploadJob.filter(Column("state") == UploadState.failed)
+                .updateAll(db, Column("state").set(to: UploadState.pending))
+            return (resumed, retried)
         }
         if resumed > 0 { logger.info("resuming \(resumed) uploads interrupted by the last unmount") }
+        if retried > 0 { logger.info("trying \(retried) failed uploads once more") }
     }
 
     /// The oldest due pending job, marked uploading, or nil.
@@ -140,9 +151,12 @@ public final class UploadQueue: @unchecked Sendable {
                 job.bytesUploaded = 0
                 job.bytesTotal = staged.archiveSize
                 try job.update(db)
+                // An upload begun for another snapshot's archive holds other bytes: start anew.
+                let resumable = job.resumableSnapshotNs == staged.snapshotNs ? job.resumableURL : nil
                 return UploadTask(
                     versionID: job.versionNodeID, snapshotNs: staged.snapshotNs, firstPublish: !job.published,
-                    archive: staged.archive, toc: staged.toc, archiveKey: staged.archiveKey, tocKey: staged.tocKey)
+                    archive: staged.archive, toc: staged.toc, archiveKey: staged.archiveKey, tocKey: staged.tocKey,
+                    resumableURL: resumable)
             }
         } catch {
             logger.error("could not start an upload: \(error)")
@@ -155,10 +169,32 @@ public final class UploadQueue: @unchecked Sendable {
         lock.withLock { progress[task.versionID] = (sent, total) }
     }
 
+    /// Progress of a resumable upload: `acknowledged` bytes are on the server. A new upload URL
+    /// is saved at once, so that a crash or unmount continues it rather than starting over.
+    public func recordResumable(_ task: UploadTask, url: String, acknowledged: Int64, total: Int64) {
+        let isNew = lock.withLock { () -> Bool in
+            progress[task.versionID] = (acknowledged, total)
+            return resumableURLs.updateValue(url, forKey: task.versionID) != url
+        }
+        guard isNew, url != task.resumableURL else { return }
+        do {
+            try catalog.write { db in
+                try db.execute(
+                    sql: "UPDATE upload_job SET resumable_url = ?, resumable_snapshot_ns = ? WHERE version_node_id = ?",
+                    arguments: [url, task.snapshotNs, task.versionID])
+            }
+        } catch {
+            logger.warning("could not save the resumable upload of \(task.archiveKey); a restart sends it again: \(error)")
+        }
+    }
+
     public func finish(_ task: UploadTask, _ outcome: UploadOutcome) {
         Glibc.unlink(task.archive)
         Glibc.unlink(task.toc)
-        let sent = lock.withLock { progress.removeValue(forKey: task.versionID) }
+        let sent = lock.withLock { () -> (sent: Int64, total: Int64)? in
+            resumableURLs[task.versionID] = nil
+            return progress.removeValue(forKey: task.versionID)
+        }
         if case .uploaded(let signed) = outcome { lock.withLock { signedURLs[task.versionID] = signed } }
         do {
             try catalog.write { db in
@@ -166,6 +202,11 @@ public final class UploadQueue: @unchecked Sendable {
                 let now = Timespec.now().totalNanoseconds
                 job.attempts += 1
                 if let sent { job.bytesUploaded = sent.sent; job.bytesTotal = sent.total }
+                if case .transient = outcome {} else {
+                    // Done with, for good or not: only an interrupted upload is continued.
+                    job.resumableURL = nil
+                    job.resumableSnapshotNs = nil
+                }
                 switch outcome {
                 case .uploaded:
                     job.published = true

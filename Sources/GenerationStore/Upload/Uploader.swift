@@ -54,19 +54,14 @@ public final class Uploader: Sendable {
     private static let requestRetries = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
 
     private func upload(_ task: UploadTask) async -> UploadOutcome {
+        let archiveSize = (try? FileManager.default.attributesOfItem(atPath: task.archive)[.size] as? Int64) ?? -1
         do {
             do {
-                _ = try await Self.requestRetries.run {
-                    try await store.put(
-                        key: task.archiveKey, fromFile: task.archive, contentType: "application/gzip",
-                        upsert: !task.firstPublish,
-                        progress: { [queue] sent, total in queue.recordProgress(task, sent: sent, total: total) })
-                }
+                try await uploadArchive(task, size: archiveSize)
             } catch StorageError.conflict(let message) {
                 // Our own earlier attempt may have stored the archive before a crash: same size, ours.
                 let remote = try await Self.requestRetries.run { try await store.info(key: task.archiveKey) }
-                let local = (try? FileManager.default.attributesOfItem(atPath: task.archive)[.size] as? Int64) ?? -1
-                if remote.size != local { return .conflict(message) }
+                if remote.size != archiveSize { return .conflict(message) }
             }
             do {
                 _ = try await Self.requestRetries.run {
@@ -83,12 +78,45 @@ public final class Uploader: Sendable {
             let ttl = queue.configuration.signedURLTTL
             let signed = try? await Self.requestRetries.run { try await store.sign(key: task.archiveKey, expiresIn: ttl) }
             return .uploaded(signed)
+        } catch StorageError.tooLarge(let message) {
+            return .failed(
+                "the archive (\(archiveSize) bytes) is larger than the bucket accepts (\(message)); it stays local "
+                    + "(download_url serves the local copy) and is not retried until the next mount: raise the "
+                    + "bucket's file_size_limit (or the plan's upload limit), then remount")
         } catch let error as StorageError {
             return error.isTransient || Task.isCancelled ? .transient("\(error)") : .failed("\(error)")
         } catch {
             return Task.isCancelled ? .transient("cancelled") : .failed("\(error)")
         }
     }
+}
+
+extension Uploader {
+    /// The archive goes up in one request up to RESUMABLE_UPLOAD_MIN_BYTES (6 MiB), and with a
+    /// resumable (TUS) upload above it, as Supabase advises past 6 MB: a failure then costs at most the chunk in flight,
+    /// and the upload URL, saved by the queue, lets a later attempt (after a crash too) continue
+    /// from the server's offset.
+    private func uploadArchive(_ task: UploadTask, size: Int64) async throws {
+        if size > queue.configuration.resumableUploadMinBytes, let resumable = store as? any ResumableObjectStore {
+            try await resumable.uploadResumably(
+                key: task.archiveKey, fromFile: task.archive, contentType: "application/gzip", upsert: !task.firstPublish,
+                resumeFrom: task.resumableURL, retry: Self.chunkRetries,
+                onProgress: { [queue] url, acknowledged in
+                    queue.recordResumable(task, url: url, acknowledged: acknowledged, total: size)
+                })
+            return
+        }
+        _ = try await Self.requestRetries.run {
+            try await store.put(
+                key: task.archiveKey, fromFile: task.archive, contentType: "application/gzip",
+                upsert: !task.firstPublish,
+                progress: { [queue] sent, total in queue.recordProgress(task, sent: sent, total: total) })
+        }
+    }
+
+    /// Consecutive failed chunks (each followed by a HEAD for the server's offset) before the job
+    /// backs off as a whole; any chunk that gets through resets the count.
+    private static let chunkRetries = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(100), maxDelay: .seconds(2))
 }
 
 /// The worker tasks, so `stop` can cancel and await them.

@@ -81,7 +81,24 @@ struct Doctor: ParsableCommand {
             BlockingCall.run { try await store.createBucketIfMissing(name: bucket, public: false) }
                 .map { $0 ? "created \(bucket) (private)" : "\(bucket) exists" })
         report("round trip", BlockingCall.run { try await Self.roundTrip(store) })
+        printSizeLimit(store, bucket: bucket)
         if failures > 0 { throw ExitCode.failure }
+    }
+
+    /// The largest archive the bucket takes: its `file_size_limit` and the server's global limit
+    /// (resumable uploads' `Tus-Max-Size`). Information, not a check: a version over it fails its
+    /// upload with the same numbers.
+    private func printSizeLimit(_ store: SupabaseObjectStore, bucket: String) {
+        let label = "size limit".padding(toLength: 14, withPad: " ", startingAt: 0)
+        let bucketLimit = BlockingCall.run { try await store.bucketFileSizeLimit() }
+        let globalLimit = try? BlockingCall.run { try await store.globalSizeLimit() }.get()
+        switch bucketLimit {
+        case .success(let limit):
+            let global = globalLimit.flatMap { $0 }.map { "; the server's global limit \($0) bytes" } ?? ""
+            print("INFO  \(label) bucket \(bucket) file_size_limit: \(limit.map { "\($0) bytes" } ?? "none")\(global)")
+        case .failure(let error):
+            print("INFO  \(label) cannot tell: the bucket's file_size_limit could not be read (\(error))")
+        }
     }
 
     /// Uploads 64 KiB, signs it, downloads it, compares, deletes it.

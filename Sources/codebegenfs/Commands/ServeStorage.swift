@@ -26,6 +26,15 @@ struct ServeStorage: AsyncParsableCommand {
     @Option(help: "Bucket created at start when missing.")
     var bucket = "codebegen-projects"
 
+    @Option(
+        name: .customLong("file-size-limit"),
+        help: ArgumentHelp(
+            "Global upload limit in bytes, for standard and resumable uploads (default: none).",
+            valueName: "bytes"
+        )
+    )
+    var fileSizeLimit: Int64?
+
     @Option(help: "Fraction of object requests answered with 503 (testing).")
     var faultRate = 0.0
 
@@ -48,6 +57,7 @@ struct ServeStorage: AsyncParsableCommand {
             throw ValidationError("\(name) must be between 0 and 1")
         }
         guard faultLatencyMs >= 0 else { throw ValidationError("--fault-latency-ms must not be negative") }
+        if let fileSizeLimit, fileSizeLimit <= 0 { throw ValidationError("--file-size-limit must be positive") }
     }
 
     func run() async throws {
@@ -57,6 +67,7 @@ struct ServeStorage: AsyncParsableCommand {
                 port: port,
                 dataDirectory: dataDirectory,
                 bucket: bucket,
+                fileSizeLimit: fileSizeLimit,
                 faultRate: faultRate,
                 faultLatencyMs: faultLatencyMs,
                 faultResetRate: faultResetRate,
