@@ -7,8 +7,11 @@
 # sealing until status.json says uploaded, and the body bytes the server received (its access log)
 # divided by the archive's size. 1.0 means nothing was sent twice.
 #
-# Usage: bash bench/upload-resume.sh            (200 MB, reset rate 0.1)
-#   SIZE_MB=50 RESET_RATE=0.2 CBFS_BIN=.build/release/codebegenfs SKIP_BUILD=1 bash bench/upload-resume.sh
+# The fault rate is per request: a one-request upload is hit (and resent whole) with the same odds
+# as one 6 MiB chunk, so the difference shows over several rounds (REPS) and at higher rates.
+#
+# Usage: bash bench/upload-resume.sh            (200 MB, reset rate 0.1, 3 rounds)
+#   SIZE_MB=50 RESET_RATE=0.3 REPS=5 CBFS_BIN=.build/release/codebegenfs SKIP_BUILD=1 bash bench/upload-resume.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -31,8 +34,8 @@ head -c $((SIZE_MB * 1000000)) /dev/urandom >"$WORK/payload.bin"
 
 # One run: label, RESUMABLE_UPLOAD_MIN_BYTES. Prints "label seconds received/size requests".
 run() {
-    local label=$1 threshold=$2 key="bench-key-$RANDOM$RANDOM"
-    local mp="$WORK/mnt-$label" data="$WORK/data-$label" log="$WORK/server-$label"
+    local label=$1 threshold=$2 key="bench-key-$RANDOM$RANDOM" run_id="$1-$RANDOM$RANDOM"
+    local mp="$WORK/mnt-$run_id" data="$WORK/data-$run_id" log="$WORK/server-$run_id"
     mkdir -p "$mp" "$log"
     SUPABASE_SERVICE_KEY=$key "$CBFS_BIN" serve-storage --port 0 --data "$log/objects" \
         --fault-reset-rate "$RESET_RATE" --access-log "$log/access.log" >"$log/server.log" 2>&1 &
@@ -46,7 +49,7 @@ run() {
     [[ -n $port ]] || { cat "$log/server.log" >&2; exit 1; }
     # WRITE_BACK_DELAY: nothing is packed before the seal, so the one upload timed is the sealed archive's.
     USE_CLOUD_STORAGE=true SUPABASE_URL="http://127.0.0.1:$port" SUPABASE_SERVICE_KEY=$key WRITE_BACK_DELAY=3600 \
-        RESUMABLE_UPLOAD_MIN_BYTES=$threshold "$CBFS_BIN" mount "$mp" --foreground --data "$data" >"$WORK/mount-$label.log" 2>&1 &
+        RESUMABLE_UPLOAD_MIN_BYTES=$threshold "$CBFS_BIN" mount "$mp" --foreground --data "$data" >"$WORK/mount-$run_id.log" 2>&1 &
     local mount_pid=$!
     for _ in $(seq 500); do mountpoint -q "$mp" && break; sleep 0.02; done
     local v="$mp/projects/bench/generations/g1/v1"
@@ -85,11 +88,15 @@ print(f"{sys.argv[3]:<12} {float(sys.argv[5]) - float(sys.argv[4]):8.1f} s   rec
 EOF
     fusermount3 -u "$mp"
     wait "$mount_pid" || true
+    rm -rf "$data" "$log/objects"
     kill "$SERVER"
     wait "$SERVER" 2>/dev/null || true
     SERVER=""
 }
 
-echo "upload of a ${SIZE_MB} MB version, connection resets at rate $RESET_RATE (same run, same server build)"
-run one-request 999999999999
-run resumable 6291456
+REPS=${REPS:-3}
+echo "upload of a ${SIZE_MB} MB version, connection resets at rate $RESET_RATE, $REPS rounds (same run, same server build)"
+for _ in $(seq "$REPS"); do
+    run one-request 999999999999
+    run resumable 6291456
+done
