@@ -164,16 +164,21 @@ final class TempBlob {
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0, let base = bytes.baseAddress else { return }
         md5.update(bufferPointer: bytes)
+        try Self.writeAll(fd, base, count: bytes.count, path: path)
+        size += Int64(bytes.count)
+    }
+
+    /// write(2) until all of `count` bytes are written (retrying EINTR); shared by the upload data files.
+    static func writeAll(_ fd: Int32, _ base: UnsafeRawPointer, count: Int, path: String) throws {
         var done = 0
-        while done < bytes.count {
-            let n = write(fd, base + done, bytes.count - done)
+        while done < count {
+            let n = write(fd, base + done, count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw BlobError.io(path, errno)
             }
             done += n
         }
-        size += Int64(bytes.count)
     }
 
     /// `"<md5 hex>"`, the quoted ETag.

@@ -64,15 +64,7 @@ final class UploadDataFile {
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0, let base = bytes.baseAddress else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, base + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw BlobError.io(path, errno)
-            }
-            done += n
-        }
+        try TempBlob.writeAll(fd, base, count: bytes.count, path: path)
         size += Int64(bytes.count)
     }
 

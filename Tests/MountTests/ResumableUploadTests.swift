@@ -21,6 +21,17 @@ import Testing
         return version
     }
 
+    /// A mount uploading to `server`, started, for `body`.
+    static func withUploadingMount(
+        to server: StorageServerProcess, _ label: String, timeout: Double, _ body: (MountedFS) throws -> Void
+    ) throws {
+        try withMount(label, timeout: timeout, start: false) { fs in
+            fs.environmentOverrides = server.environment
+            try fs.start()
+            try body(fs)
+        }
+    }
+
     static func archive(_ fs: MountedFS) -> String { fs.dataDir + "/archives/\(v1).tar.gz" }
 
     /// Waits until the sealed version's final archive (not an earlier, smaller snapshot) is uploaded.
@@ -66,9 +77,7 @@ import Testing
 
     @Test func aFiftyMegabyteArchiveGoesUpInChunksThroughResets() throws {
         let server = try StorageServerProcess(faultResetRate: 0.2)
-        try withMount("ResumableResets", timeout: 400, start: false) { fs in
-            fs.environmentOverrides = server.environment
-            try fs.start()
+        try Self.withUploadingMount(to: server, "ResumableResets", timeout: 400) { fs in
             let version = try Self.writeLargeVersion(fs, megabytes: 50)
             try Self.waitForFinalUpload(fs)
             try Self.expectBucketCopyEqualsLocal(fs, version)
@@ -87,9 +96,7 @@ import Testing
     @Test func aKillDashNineMidUploadContinuesFromTheServersOffset() throws {
         // Slow requests, so that the kill lands in the middle of the upload.
         let server = try StorageServerProcess(latencyMs: 400)
-        try withMount("ResumableKill", timeout: 400, start: false) { fs in
-            fs.environmentOverrides = server.environment
-            try fs.start()
+        try Self.withUploadingMount(to: server, "ResumableKill", timeout: 400) { fs in
             _ = try Self.writeLargeVersion(fs, megabytes: 40)
             try fs.waitForStatus(Self.v1, "about half uploaded", timeout: 200) { status in
                 let upload = status["upload"] as? [String: Any]
@@ -115,9 +122,7 @@ import Testing
 
     @Test func anArchiveOverTheBucketsLimitFailsOnceAndSaysWhy() throws {
         let server = try StorageServerProcess(fileSizeLimit: 8_000_000)
-        try withMount("ResumableLimit", timeout: 200, start: false) { fs in
-            fs.environmentOverrides = server.environment
-            try fs.start()
+        try Self.withUploadingMount(to: server, "ResumableLimit", timeout: 200) { fs in
             let version = try Self.writeLargeVersion(fs, megabytes: 10)
             try fs.waitForStatus(Self.v1, "failed", timeout: 120) { uploadState($0) == "failed" }
             usleep(3_000_000)

@@ -16,23 +16,9 @@ extension Harness {
         faultResetRate: Double = 0,
         accessLogPath: String? = nil
     ) async throws -> Harness {
-        let dir = try directory ?? TemporaryDirectory()
-        let server = try StorageServer(
-            configuration: StorageServerConfiguration(
-                port: port,
-                dataDirectory: dir.path + "/server",
-                fileSizeLimit: fileSizeLimit,
-                faultRate: faultRate,
-                faultResetRate: faultResetRate,
-                accessLogPath: accessLogPath,
-                resumableUploadExpiry: expiry
-            )
-        )
-        let bound = try await server.start()
-        let store = SupabaseObjectStore(
-            configuration: SupabaseConfiguration(url: "http://127.0.0.1:\(bound)", serviceKey: server.serviceKey)
-        )
-        return Harness(directory: dir, server: server, port: bound, store: store)
+        try await start(
+            port: port, fileSizeLimit: fileSizeLimit, faultRate: faultRate, faultResetRate: faultResetRate,
+            directory: directory, accessLogPath: accessLogPath, resumableUploadExpiry: expiry)
     }
 
     var resumableEndpoint: String { storageURL + "/upload/resumable" }

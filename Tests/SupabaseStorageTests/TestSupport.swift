@@ -36,24 +36,29 @@ struct Harness {
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var storageURL: String { baseURL + "/storage/v1" }
 
+    /// A server on `port` (0: a free one) over `directory`'s data (a new one when nil).
     static func start(
         serviceKey: String? = nil,
+        port: Int = 0,
         fileSizeLimit: Int64? = nil,
         faultRate: Double = 0,
         faultResetRate: Double = 0,
         directory: TemporaryDirectory? = nil,
         accessLogPath: String? = nil,
+        resumableUploadExpiry: Duration = .seconds(24 * 3600),
         logger: Logger = Logger(label: "test.client")
     ) async throws -> Harness {
         let dir = try directory ?? TemporaryDirectory()
         let server = try StorageServer(
             configuration: StorageServerConfiguration(
+                port: port,
                 dataDirectory: dir.path + "/server",
                 serviceKey: serviceKey,
                 fileSizeLimit: fileSizeLimit,
                 faultRate: faultRate,
                 faultResetRate: faultResetRate,
-                accessLogPath: accessLogPath
+                accessLogPath: accessLogPath,
+                resumableUploadExpiry: resumableUploadExpiry
             )
         )
         let port = try await server.start()

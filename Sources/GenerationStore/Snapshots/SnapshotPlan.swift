@@ -73,8 +73,8 @@ struct SnapshotPlan {
             try VersionTreeWalk.walk(db, version: version.nodeID) { path, node in
                 if count % Self.progressStep == 0 { progress(count) }
                 count += 1
-                let xattrs = try node.id.map { holders.contains($0) ? try Self.xattrs(db, node: $0) : [] } ?? []
-                try packer.add(path, node, xattrs: xattrs)
+                guard let id = node.id, holders.contains(id) else { return try packer.add(path, node) }
+                try packer.add(path, node, xattrs: try Self.xattrs(db, node: id))
             }
         }
         try packer.finish()

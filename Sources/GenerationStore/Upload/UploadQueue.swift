@@ -31,6 +31,7 @@ public struct UploadTask: Sendable {
     public let toc: String
     public let archiveKey: String
     public let tocKey: String
+    let archiveSize: Int64
     /// The resumable upload of this very archive an earlier attempt began, to continue.
     public let resumableURL: String?
 }
@@ -156,7 +157,7 @@ public final class UploadQueue: @unchecked Sendable {
                 return UploadTask(
                     versionID: job.versionNodeID, snapshotNs: staged.snapshotNs, firstPublish: !job.published,
                     archive: staged.archive, toc: staged.toc, archiveKey: staged.archiveKey, tocKey: staged.tocKey,
-                    resumableURL: resumable)
+                    archiveSize: staged.archiveSize, resumableURL: resumable)
             }
         } catch {
             logger.error("could not start an upload: \(error)")

@@ -54,7 +54,7 @@ public final class Uploader: Sendable {
     private static let requestRetries = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
 
     private func upload(_ task: UploadTask) async -> UploadOutcome {
-        let archiveSize = (try? FileManager.default.attributesOfItem(atPath: task.archive)[.size] as? Int64) ?? -1
+        let archiveSize = task.archiveSize
         do {
             do {
                 try await uploadArchive(task, size: archiveSize)
