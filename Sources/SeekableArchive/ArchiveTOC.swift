@@ -20,8 +20,11 @@ public struct ArchiveTOC: Codable, Equatable, Sendable {
     /// What writers stamp when an entry has extended attributes (format 3's records, plus a list
     /// of attributes on those records that have some).
     public static let xattrsFormatVersion = 4
+    /// What a TOC file says when a block was copied from an earlier TOC with its members moved
+    /// (a block with a `member_base`): format 4's records, plus that footer field.
+    public static let copiedBlocksFormatVersion = 5
     /// The versions ``decode(from:)`` and ``validate()`` accept.
-    public static let readableFormatVersions: ClosedRange<Int> = 1...4
+    public static let readableFormatVersions: ClosedRange<Int> = 1...5
 
     /// One gzip member, or the part of one that belongs to an entry.
     public struct Member: Codable, Equatable, Sendable {

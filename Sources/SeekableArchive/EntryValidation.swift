@@ -71,8 +71,29 @@ struct EntryOrder {
     /// The directories among the last entry and its ancestors, outermost first.
     private var openDirectories: [[UInt8]] = []
 
+    /// After entries copied without being decoded (``SeekableTarWriter/appendCopied``): the
+    /// only entry that may come next is `path`, the one the earlier archive had after them,
+    /// whose ancestors are all in the archive by then.
+    private var expected: [UInt8]?
+
+    /// Entries copied as they were in an earlier archive, up to (not including) `next`: its
+    /// directories are open, and it is the only entry that may come next.
+    mutating func admitCopied(before next: [UInt8]) {
+        openDirectories = next.indices.filter { next[$0] == UInt8(ascii: "/") }.map { Array(next[..<$0]) }
+        previous = nil
+        expected = next
+    }
+
     /// Checks that `path` may come next; on success records it.
     mutating func admit(_ bytes: [UInt8], isDirectory: Bool) throws(ArchiveError) {
+        if let expected {
+            guard bytes == expected else {
+                throw .invalidEntry(
+                    path: NameBytes.text(bytes),
+                    reason: "after the copied entries only '\(NameBytes.text(expected))' may come next")
+            }
+            self.expected = nil
+        }
         if let previous, !ArchivePathOrder.areInIncreasingOrder(previous, bytes) {
             throw .invalidEntry(
                 path: NameBytes.text(bytes),

@@ -108,6 +108,8 @@ public final class SeekableTarWriter {
     public private(set) var bytesCompressed: UInt64 = 0
     /// Compressed bytes copied from an earlier archive by ``appendReused(_:byteRange:from:)``.
     public private(set) var bytesReused: UInt64 = 0
+    /// TOC blocks copied whole by ``appendCopied(_:byteRange:from:before:formatVersion:)``.
+    public private(set) var tocBlocksCopied = 0
 
     /// Creates (or truncates) `output` and writes the archive there. `toc`: where each finished
     /// entry goes (e.g. a ``TOCFileWriter``); nil collects them for `finish()`.
@@ -210,6 +212,41 @@ public final class SeekableTarWriter {
                 }
                 try emit(entry)
             }
+        } catch {
+            state = .failed(error.description)
+            throw error
+        }
+    }
+
+    /// Copies a run of an earlier archive's members together with the TOC blocks that describe
+    /// them, neither decoded: `byteRange` is the blocks' members (from the first block's
+    /// `membersStart` to the `membersStart` of the block after them, which holds `next`, the
+    /// entry that must come next). Only a TOC file sink can take it. The blocks' entries are
+    /// not checked: they come from a TOC whose archive was verified, and the caller must know
+    /// that they hold no hard link (their targets would not be known here).
+    public func appendCopied(
+        _ blocks: [CopiedTOCBlock], byteRange: Range<UInt64>, from previous: FileDescriptor, before next: [UInt8],
+        formatVersion: Int
+    ) throws(ArchiveError) {
+        try checkOpen()
+        guard keepGoing() else { throw .stopped }
+        guard let first = blocks.first, first.block.membersStart == byteRange.lowerBound else {
+            throw .writerUnusable(reason: "copied TOC blocks must start where their members do")
+        }
+        var admitted = order
+        try admitted.admit(first.block.firstPath, isDirectory: false)
+        admitted.admitCopied(before: next)
+        do {
+            try closeShared()
+            let start = output.offset
+            try copy(byteRange, from: previous)
+            try toc.appendCopied(
+                blocks, shift: Int64(bitPattern: start &- byteRange.lowerBound), formatVersion: formatVersion)
+            bytesReused += UInt64(byteRange.count)
+            tocBlocksCopied += blocks.count
+            entryCount += blocks.reduce(0) { $0 + UInt64($1.block.entries) }
+            formatVersionNeeded = max(formatVersionNeeded, formatVersion)
+            order = admitted
         } catch {
             state = .failed(error.description)
             throw error

@@ -7,17 +7,29 @@
 /// fetching one block: ``entry(at:fetch:)``.
 public struct TOCFileIndex: Sendable {
     /// One block: a gzip member of records. `firstPath` is its first record's path bytes.
+    /// `membersStart`, when known (written since format 5 existed), is the archive offset of its
+    /// first entry's first member, and says that no gzip member is shared with the block before:
+    /// the members of a run of such blocks are the archive bytes between their `membersStart`s.
+    /// `memberBase` is what the block's first member offset is a delta from (format 5: not 0 in
+    /// a block copied from an earlier TOC whose members moved; 0 otherwise).
     public struct Block: Sendable, Equatable {
         public var offset: UInt64
         public var length: UInt64
         public var entries: Int
         public var firstPath: [UInt8]
+        public var membersStart: UInt64?
+        public var memberBase: Int64
 
-        public init(offset: UInt64, length: UInt64, entries: Int, firstPath: [UInt8]) {
+        public init(
+            offset: UInt64, length: UInt64, entries: Int, firstPath: [UInt8], membersStart: UInt64? = nil,
+            memberBase: Int64 = 0
+        ) {
             self.offset = offset
             self.length = length
             self.entries = entries
             self.firstPath = firstPath
+            self.membersStart = membersStart
+            self.memberBase = memberBase
         }
 
         public var byteRange: Range<UInt64> { offset..<(offset + length) }
@@ -152,7 +164,7 @@ public struct TOCFileIndex: Sendable {
         }
         let raw = try Self.inflate(bytes, limit: Self.maximumBlockSize, what: what)
         var cursor = ByteCursor(raw, context: what)
-        var context = TOCRecord.BlockContext()
+        var context = TOCRecord.BlockContext(previousMemberOffset: UInt64(bitPattern: block.memberBase))
         var entries: [ArchiveTOC.Entry] = []
         entries.reserveCapacity(min(block.entries, raw.count))  // `entries` comes from the footer: bound it
         while !cursor.isAtEnd {

@@ -60,6 +60,34 @@ public final class TOCFileReader {
     }
 
     public var summary: TOCSummary { index.summary }
+    public var blocks: [TOCFileIndex.Block] { index.blocks }
+
+    /// The block whose first entry ``next()`` returns next; nil when the next entry is inside a block.
+    public var blockStartingAtNextEntry: Int? {
+        if pendingPosition == 0 && !pending.isEmpty { return nextBlock - 1 }
+        return pendingPosition == pending.count && nextBlock < index.blocks.count ? nextBlock : nil
+    }
+
+    /// The compressed bytes of block `i`, as they are in the file.
+    public func compressedBlock(_ i: Int) throws(ArchiveError) -> [UInt8] {
+        let bytes = try fetch(index.blocks[i].byteRange)
+        guard bytes.count == Int(index.blocks[i].length) else {
+            throw .shortFetch(range: index.blocks[i].byteRange, received: bytes.count)
+        }
+        return bytes
+    }
+
+    /// Goes on at the first entry of block `i` (not before a block already read), skipping
+    /// what is left of the current block and every block before `i`.
+    public func skip(toBlock i: Int) {
+        precondition(i >= nextBlock - 1 && i <= index.blocks.count, "TOCFileReader.skip(toBlock:) goes forwards only")
+        pendingPosition = 0
+        // The block read last is still decoded (and the file may be closed after the last block).
+        if i == nextBlock - 1 { return }
+        pending = []
+        if nextBlock < index.blocks.count && i >= index.blocks.count { onEnd() }
+        nextBlock = i
+    }
 
     /// The next entry in file order; nil after the last one.
     public func next() throws(ArchiveError) -> ArchiveTOC.Entry? {

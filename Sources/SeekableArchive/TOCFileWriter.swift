@@ -47,6 +47,10 @@ public final class TOCFileWriter: TOCEntrySink {
         try encoder.append(entry)
     }
 
+    public func appendCopied(_ blocks: [CopiedTOCBlock], shift: Int64, formatVersion: Int) throws(ArchiveError) {
+        try encoder.appendCopied(blocks, shift: shift, formatVersion: formatVersion)
+    }
+
     /// Writes the last block, the footer (summary.entryCount is overwritten with the real count,
     /// formatVersion with 3 if an entry needed format 3, else 2) and the trailer; fsyncs and
     /// closes. Returns the file's size.

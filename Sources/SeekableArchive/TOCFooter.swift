@@ -25,10 +25,15 @@ struct TOCFooter: Codable {
         var length: UInt64
         var entries: Int
         var firstPath: String
+        var membersStart: UInt64?
+        /// Absent when 0, so a TOC without copied blocks reads in builds that know no format 5.
+        var memberBase: Int64?
 
         enum CodingKeys: String, CodingKey {
             case offset, length, entries
             case firstPath = "first_path"
+            case membersStart = "members_start"
+            case memberBase = "member_base"
         }
     }
 
@@ -46,7 +51,8 @@ struct TOCFooter: Codable {
             }
             blocks.append(
                 TOCFileIndex.Block(
-                    offset: block.offset, length: block.length, entries: block.entries, firstPath: Array(path)))
+                    offset: block.offset, length: block.length, entries: block.entries, firstPath: Array(path),
+                    membersStart: block.membersStart, memberBase: block.memberBase ?? 0))
         }
         self.blocks = blocks
     }
@@ -58,7 +64,8 @@ struct TOCFooter: Codable {
             blocks.map {
                 BlockJSON(
                     offset: $0.offset, length: $0.length, entries: $0.entries,
-                    firstPath: Data($0.firstPath).base64EncodedString())
+                    firstPath: Data($0.firstPath).base64EncodedString(), membersStart: $0.membersStart,
+                    memberBase: $0.memberBase == 0 ? nil : $0.memberBase)
             },
             forKey: .blocks
         )
@@ -68,7 +75,7 @@ struct TOCFooter: Codable {
     func encodeJSON() throws(ArchiveError) -> [UInt8] { try TOCJSON.encode(self, what: "the footer") }
 
     static func decode(json: [UInt8]) throws(ArchiveError) -> TOCFooter {
-        try TOCJSON.decode(TOCFooter.self, from: json, versions: 2...ArchiveTOC.xattrsFormatVersion, what: "footer")
+        try TOCJSON.decode(TOCFooter.self, from: json, versions: 2...ArchiveTOC.copiedBlocksFormatVersion, what: "footer")
     }
 
     static func trailer(footerOffset: UInt64) -> [UInt8] {

@@ -27,6 +27,10 @@ final class TOCStreamEncoder {
     private var block: [UInt8] = []
     private var blockEntries = 0
     private var blockFirstPath: [UInt8] = []
+    private var blockMembersStart: UInt64 = 0
+    /// The block is full: it ends before the next entry that does not share the last member.
+    private var blockFull = false
+    private var lastMemberOffset: UInt64?
     private var context = TOCRecord.BlockContext()
     private var blocks: [TOCFileIndex.Block] = []
     private var entryCount: UInt64 = 0
@@ -63,6 +67,9 @@ final class TOCStreamEncoder {
             guard case .invalidTOC(let reason) = error else { throw error }
             throw .invalidEntry(path: entry.path, reason: reason)
         }
+        // Blocks end between gzip members, never inside one: a run of blocks then owns whole
+        // members, which is what lets a later snapshot copy blocks and members together.
+        if blockFull, entry.members.first?.offset != lastMemberOffset { try guarded(closeBlock) }
         let blockStart = block.count
         let contextBefore = context
         do {
@@ -73,15 +80,52 @@ final class TOCStreamEncoder {
             throw error
         }
         formatVersionNeeded = max(formatVersionNeeded, entry.formatVersionNeeded)
-        if blockEntries == 0 { blockFirstPath = path }
+        if blockEntries == 0 {
+            blockFirstPath = path
+            blockMembersStart = entry.members.first?.offset ?? 0
+        }
         blockEntries += 1
         entryCount += 1
         lastPath = path
+        lastMemberOffset = entry.members.last?.offset
         for member in entry.members where member.offset + member.length > furthestMemberEnd {
             furthestMemberEnd = member.offset + member.length
             furthestMemberPath = entry.pathBytes
         }
-        if block.count >= TOCFileWriter.blockSize { try guarded(closeBlock) }
+        if block.count >= TOCFileWriter.blockSize { blockFull = true }
+    }
+
+    /// Adds blocks copied as they are from an earlier TOC, after the archive members they
+    /// describe were copied `shift` bytes from where they were; `formatVersion` is what their
+    /// records need. Their last entries are not decoded: the entry appended next is not
+    /// checked against them (the archive writer checks it against the index of the earlier TOC).
+    func appendCopied(_ copied: [CopiedTOCBlock], shift: Int64, formatVersion: Int) throws(ArchiveError) {
+        try checkOpen()
+        guard let first = copied.first else { return }
+        if let lastPath, !ArchivePathOrder.areInIncreasingOrder(lastPath, first.block.firstPath) {
+            throw .invalidEntry(
+                path: NameBytes.text(first.block.firstPath),
+                reason: "copied TOC blocks do not come after '\(NameBytes.text(lastPath))' in archive path order")
+        }
+        try guarded { () throws(ArchiveError) in
+            try closeBlock()
+            for piece in copied {
+                let offset = written
+                try write(piece.bytes)
+                var block = piece.block
+                block.offset = offset
+                block.memberBase = block.memberBase &+ shift
+                block.membersStart = block.membersStart.map { UInt64(bitPattern: Int64(bitPattern: $0) &+ shift) }
+                blocks.append(block)
+                entryCount += UInt64(block.entries)
+            }
+        }
+        formatVersionNeeded = max(formatVersionNeeded, formatVersion, shift == 0 ? 0 : ArchiveTOC.copiedBlocksFormatVersion)
+        if copied.contains(where: { $0.block.memberBase != 0 }) {
+            formatVersionNeeded = max(formatVersionNeeded, ArchiveTOC.copiedBlocksFormatVersion)
+        }
+        lastPath = nil
+        lastMemberOffset = nil
     }
 
     /// Writes the last block, the footer and the trailer; returns the total bytes written. The
@@ -150,11 +194,25 @@ final class TOCStreamEncoder {
         try deflater.finishMember(sink: write)
         blocks.append(
             TOCFileIndex.Block(
-                offset: offset, length: written - offset, entries: blockEntries, firstPath: blockFirstPath)
+                offset: offset, length: written - offset, entries: blockEntries, firstPath: blockFirstPath,
+                membersStart: blockMembersStart)
         )
         block.removeAll(keepingCapacity: true)
         blockEntries = 0
         blockFirstPath = []
+        blockFull = false
         context = TOCRecord.BlockContext()
+    }
+}
+
+/// A block of an earlier TOC, copied without decoding: its compressed bytes and its index entry
+/// as that TOC had it.
+public struct CopiedTOCBlock: Sendable {
+    public var block: TOCFileIndex.Block
+    public var bytes: [UInt8]
+
+    public init(block: TOCFileIndex.Block, bytes: [UInt8]) {
+        self.block = block
+        self.bytes = bytes
     }
 }

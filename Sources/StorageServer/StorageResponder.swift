@@ -93,6 +93,9 @@ struct StorageResponder: HTTPResponder {
                 throw DroppedConnection()
             }
         }
+        if c.faultCutEveryPatch > 0, request.method == .patch, service.patches.next() % c.faultCutEveryPatch == 0 {
+            fault = .cutBody(0.5)
+        }
         let rest = Array(segments.dropFirst())
         let response = try await service.resumableRoute(request, rest, relativePath: relativePath, fault: fault)
         if case .dropAnswer = fault { throw DroppedConnection() }

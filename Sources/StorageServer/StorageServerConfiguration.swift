@@ -25,6 +25,8 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
     /// object routes; for resumable uploads either partway through the request body (after storing part of it)
     /// or after the work is done, before the answer.
     public var faultResetRate: Double
+    /// Every Nth PATCH of a resumable upload has its body cut halfway (0: none): resets a test can count on.
+    public var faultCutEveryPatch: Int
     /// How long an unfinished resumable (TUS) upload stays usable after its creation; then it expires (HEAD and
     /// PATCH answer 410) and its data is removed. Supabase documents 24 hours for the hosted service (the
     /// self-hosted server's `TUS_URL_EXPIRY_MS` default is 1 hour); the documented hosted value is the default.
@@ -44,6 +46,7 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
         faultRate: Double = 0,
         faultLatencyMs: Int = 0,
         faultResetRate: Double = 0,
+        faultCutEveryPatch: Int = 0,
         accessLogPath: String? = nil,
         resumableUploadExpiry: Duration = .seconds(24 * 3600)
     ) {
@@ -57,6 +60,7 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
         self.faultRate = faultRate
         self.faultLatencyMs = faultLatencyMs
         self.faultResetRate = faultResetRate
+        self.faultCutEveryPatch = faultCutEveryPatch
         self.accessLogPath = accessLogPath
         self.resumableUploadExpiry = resumableUploadExpiry
     }
@@ -64,6 +68,6 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
     public var description: String {
         "StorageServerConfiguration(host: \(host), port: \(port), data: \(dataDirectory), bucket: \(bucket), "
             + "access log: \(accessLogPath ?? "none"), "
-            + "faults: \(faultRate)/\(faultLatencyMs)ms/\(faultResetRate), secrets: <redacted>)"
+            + "faults: \(faultRate)/\(faultLatencyMs)ms/\(faultResetRate)/\(faultCutEveryPatch), secrets: <redacted>)"
     }
 }

@@ -12,6 +12,8 @@ final class StorageService: Sendable {
     let auth: Authenticator
     let signer: HS256
     let logger: Logger
+    /// Resumable PATCH requests so far (for `faultCutEveryPatch`).
+    let patches = RequestCounter()
 
     init(configuration: StorageServerConfiguration, secrets: Secrets, logger: Logger) throws {
         self.configuration = configuration
@@ -160,4 +162,13 @@ final class StorageService: Sendable {
             return
         }
     }
+}
+
+/// Counts requests across the server's threads.
+final class RequestCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0  // guarded by `lock`
+
+    /// The number of this request: 1 for the first.
+    func next() -> Int { lock.withLock { count += 1; return count } }
 }

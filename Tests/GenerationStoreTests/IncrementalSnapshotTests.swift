@@ -20,6 +20,7 @@ import Testing
     }
 
     private static let archive = "/archives/projects/p1/generations/g1/v1.tar.gz"
+    private static let toc = "/archives/projects/p1/generations/g1/v1.toc.json"
 
     /// Two directories of 300 files of about 600 bytes: several shared members.
     private func makeVersion(_ h: Harness) throws -> (version: InodeNumber, files: [String: InodeNumber]) {
@@ -148,6 +149,147 @@ import Testing
         #expect(try String(contentsOfFile: h.directory + "/x/b/f0", encoding: .utf8).hasPrefix("changed"))
     }
 
+    /// Random changes between snapshots: appends, new and removed files, sibling directories
+    /// swapping names, removed subtrees, chmod of directories, attributes. Small files share gzip
+    /// members across directory boundaries; 3700 entries make several TOC blocks. Every second snapshot is compared with a full pack of
+    /// the same tree: TOC entries (all but member offsets) and extracted content.
+    @Test(arguments: [1, 2] as [UInt64]) func randomChangesPackLikeAFullPack(seed: UInt64) throws {
+        let h = try harness()
+        let fs = h.fileSystem
+        var random = SplitMix64(seed: seed)
+        let v1 = try h.mkdir(try h.generation(), "v1")
+        var tree = ModelTree()
+        for d in 0..<6 {
+            let dir = try h.mkdir(v1, "d\(d)")
+            tree.dirs.insert("d\(d)")
+            for f in 0..<2 { _ = try h.writeFile(dir, "f\(f)", "top \(d) \(f)\n"); tree.files.insert("d\(d)/f\(f)") }
+            for sub in 0..<3 {
+                let subdir = try h.mkdir(dir, "s\(sub)")
+                tree.dirs.insert("d\(d)/s\(sub)")
+                // s0 is large enough for the TOC to have several blocks: runs of them are copied.
+                for f in 0..<(sub == 0 ? 600 : 6) {
+                    _ = try h.writeFile(subdir, "f\(f)", String(repeating: "\(d)\(sub)\(f) ", count: 1 + f % 6 * 5))
+                    tree.files.insert("d\(d)/s\(sub)/f\(f)")
+                }
+            }
+        }
+        _ = try snapshot(h, v1)
+        func ino(_ path: String) throws -> InodeNumber {
+            try path.split(separator: "/").reduce(v1) { try h.lookup($0, String($1)).attributes.ino }
+        }
+        func parentAndName(_ path: String) throws -> (InodeNumber, [UInt8]) {
+            let parts = path.split(separator: "/")
+            return (try ino(parts.dropLast().joined(separator: "/")), Array(parts.last!.utf8))
+        }
+        var made = 0
+        for round in 0..<8 {
+            let operations = round == 0 ? [0] : (0..<(1 + Int(random.next() % 3))).map { _ in Int(random.next() % 8) }
+            for operation in operations {
+                let files = tree.files.sorted()
+                let dirs = tree.dirs.sorted()
+                switch operation {
+                case 0 where !files.isEmpty:
+                    // Round 0 changes the first file: what follows is one run of unchanged names.
+                    try overwrite(h, try ino(round == 0 ? "d0/f0" : random.pick(files)), with: "round \(round)")
+                case 1 where !dirs.isEmpty:
+                    let dir = random.pick(dirs)
+                    made += 1
+                    _ = try h.writeFile(try ino(dir), "n\(made)", "new \(made)")
+                    tree.files.insert("\(dir)/n\(made)")
+                case 2 where !files.isEmpty:
+                    let file = random.pick(files)
+                    let (parent, name) = try parentAndName(file)
+                    try fs.unlink(parent: parent, name: name)
+                    tree.files.remove(file)
+                case 3:
+                    // Two sibling directories swap names through a third.
+                    let top = dirs.filter { !$0.contains("/") }
+                    guard top.count >= 2 else { continue }
+                    let a = random.pick(top)
+                    let b = random.pick(top.filter { $0 != a })
+                    try fs.rename(parent: v1, name: Array(a.utf8), newParent: v1, newName: Array("swap".utf8), mode: .noReplace)
+                    try fs.rename(parent: v1, name: Array(b.utf8), newParent: v1, newName: Array(a.utf8), mode: .noReplace)
+                    try fs.rename(parent: v1, name: Array("swap".utf8), newParent: v1, newName: Array(b.utf8), mode: .noReplace)
+                    tree.swap(a, b)
+                case 4 where !dirs.isEmpty:
+                    let mode: UInt32 = random.next() % 2 == 0 ? 0o700 : 0o755
+                    _ = try fs.setattr(try ino(random.pick(dirs)), changes: AttributeChanges(mode: mode))
+                case 5 where !files.isEmpty:
+                    let value = (0..<8).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                    try fs.setxattr(try ino(random.pick(files)), name: Array("user.k".utf8), value: value, flags: 0)
+                case 6:
+                    // A whole subdirectory removed, files first.
+                    let leaves = dirs.filter { dir in !dirs.contains { $0.hasPrefix(dir + "/") } && dir.contains("/") }
+                    guard !leaves.isEmpty else { continue }
+                    let dir = random.pick(leaves)
+                    for file in files where file.hasPrefix(dir + "/") {
+                        let (parent, name) = try parentAndName(file)
+                        try fs.unlink(parent: parent, name: name)
+                        tree.files.remove(file)
+                    }
+                    let (parent, name) = try parentAndName(dir)
+                    try fs.rmdir(parent: parent, name: name)
+                    tree.dirs.remove(dir)
+                default:
+                    let dir = dirs.isEmpty ? "" : random.pick(dirs)
+                    made += 1
+                    let path = dir.isEmpty ? "m\(made)" : "\(dir)/m\(made)"
+                    let (parent, name) = try parentAndName(path)
+                    let created = try fs.mkdir(parent: parent, name: name, mode: 0o755, caller: h.caller).attributes.ino
+                    _ = try h.writeFile(created, "f", "in \(path)")
+                    tree.dirs.insert(path)
+                    tree.files.insert(path + "/f")
+                }
+            }
+            let packed = try snapshot(h, v1)
+            if round == 0 {
+                #expect(packed.entriesNotRead > packed.entries / 2, "one file changed: most directories not read (\(packed))")
+                #expect(packed.tocBlocksCopied > 0, "runs of TOC blocks copied (\(packed))")
+            }
+            guard round % 2 == 1 || round == 0 else { continue }
+            let incrementalTOC = try tocFacts(h)
+            let incremental = try extract(h, into: "incremental\(round)")
+            #expect(try filesReadThroughTheTOC(h, differingFrom: "incremental\(round)") == [], "seed \(seed), round \(round)")
+            forceFullPack(h, v1)
+            let full = try snapshot(h, v1)
+            #expect(full.entriesNotRead == 0 && full.bytesReused == 0)
+            #expect(try tocFacts(h) == incrementalTOC, "seed \(seed), round \(round): the TOC of a full pack")
+            #expect(try extract(h, into: "full\(round)") == incremental, "seed \(seed), round \(round)")
+            #expect(
+                try run("diff -r \(h.directory)/full\(round) \(h.directory)/incremental\(round)").status == 0,
+                "seed \(seed), round \(round): same content")
+        }
+    }
+
+    /// Files whose content read through the TOC's member offsets (a random-access read, the sha256
+    /// checked) differs from what `tar -x` put in `extracted` (every third file).
+    private func filesReadThroughTheTOC(_ h: Harness, differingFrom extracted: String) throws -> [String] {
+        let tocBytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: h.directory + Self.toc)))
+        let toc = try ArchiveTOC.decode(from: tocBytes)
+        let archive = try FileDescriptor.open(h.directory + Self.archive, .readOnly)
+        defer { try? archive.close() }
+        let reader = try SeekableTarReader(toc: toc, source: FileByteSource(descriptor: archive))
+        var differing: [String] = []
+        // Every third file: each shared member and each copied block is still read several times.
+        for (number, entry) in toc.entries.enumerated() where entry.type == .file && number % 3 == 0 {
+            let expected = try [UInt8](Data(contentsOf: URL(fileURLWithPath: h.directory + "/" + extracted + "/" + entry.path)))
+            if try reader.readFile(at: entry.pathBytes) != expected { differing.append(entry.path) }
+        }
+        return differing
+    }
+
+    /// Every TOC entry of the version's archive but its member offsets, one line each.
+    private func tocFacts(_ h: Harness) throws -> [String] {
+        let reader = try TOCFileReader(path: FilePath(h.directory + Self.toc))
+        var facts: [String] = []
+        while let entry = try reader.next() {
+            facts.append(
+                "\(entry.path) \(entry.type) \(String(entry.mode, radix: 8)) \(entry.size) \(entry.mtime) "
+                    + "\(entry.linkTarget ?? "") \(entry.sha256 ?? "") \(entry.links ?? 1) \(entry.xattrs)")
+        }
+        return facts
+    }
+
     @Test func theChangeClockRunsForwardsFromItsFloor() {
         var clock = ChangeClock(floor: Timespec.now().totalNanoseconds + 3_600_000_000_000)
         let first = clock.now().totalNanoseconds
@@ -217,4 +359,37 @@ import Testing
             #expect(try String(contentsOfFile: out + "/src/f\(index)", encoding: .utf8) == expected, "f\(index)")
         }
     }
+}
+
+/// The paths of a test's version tree, as the test changed it.
+private struct ModelTree {
+    var files: Set<String> = []
+    var dirs: Set<String> = []
+
+    /// Top-level directories `a` and `b` swapped names, with everything below them.
+    mutating func swap(_ a: String, _ b: String) {
+        func renamed(_ path: String) -> String {
+            for (from, to) in [(a, b), (b, a)] where path == from || path.hasPrefix(from + "/") {
+                return to + path.dropFirst(from.count)
+            }
+            return path
+        }
+        files = Set(files.map(renamed))
+        dirs = Set(dirs.map(renamed))
+    }
+}
+
+/// A small seeded generator, so a failing seed replays.
+private struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func pick<T>(_ elements: [T]) -> T { elements[Int(next() % UInt64(elements.count))] }
 }

@@ -76,7 +76,8 @@ import Testing
     }
 
     @Test func aFiftyMegabyteArchiveGoesUpInChunksThroughResets() throws {
-        let server = try StorageServerProcess(faultResetRate: 0.2)
+        // Random resets, and every third PATCH cut for certain: the test always sees interruptions.
+        let server = try StorageServerProcess(faultResetRate: 0.2, faultCutEveryPatch: 3)
         try Self.withUploadingMount(to: server, "ResumableResets", timeout: 400) { fs in
             let version = try Self.writeLargeVersion(fs, megabytes: 50)
             try Self.waitForFinalUpload(fs)

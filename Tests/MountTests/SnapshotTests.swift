@@ -55,12 +55,11 @@ import Testing
             try Shell.check("echo changed >> \(Shell.quote(version))/README.md && echo changed >> \(Shell.quote(source))/README.md")
             // "snapshot …: compressed C bytes, copied R compressed bytes from the previous archive"
             let incremental = { () -> (line: Substring, compressed: Int, copied: Int)? in
-                for line in fs.logTail(1_000_000).split(separator: "\n").reversed()
-                where line.contains("compressed bytes from the previous archive") {
-                    let numbers = line.split(separator: " ").compactMap { Int($0) }
-                    if numbers.count >= 2, numbers[numbers.count - 1] > 0 {
-                        return (line, numbers[numbers.count - 2], numbers[numbers.count - 1])
-                    }
+                for line in fs.logTail(1_000_000).split(separator: "\n").reversed() {
+                    guard let match = line.firstMatch(of: /compressed (\d+) bytes, copied (\d+) compressed bytes/),
+                        let compressed = Int(match.1), let copied = Int(match.2), copied > 0
+                    else { continue }
+                    return (line, compressed, copied)
                 }
                 return nil
             }

@@ -13,11 +13,14 @@ final class StorageServerProcess {
     private var pid: pid_t = 0
     private let arguments: [String]
 
-    init(faultRate: Double = 0, faultResetRate: Double = 0, latencyMs: Int = 0, fileSizeLimit: Int64? = nil) throws {
+    init(
+        faultRate: Double = 0, faultResetRate: Double = 0, faultCutEveryPatch: Int = 0, latencyMs: Int = 0,
+        fileSizeLimit: Int64? = nil
+    ) throws {
         data = try makeTemporaryDirectory(prefix: "mt-server")
         arguments = ["--data", data + "/objects", "--fault-rate", String(faultRate),
-                     "--fault-reset-rate", String(faultResetRate), "--fault-latency-ms", String(latencyMs),
-                     "--access-log", data + "/access.log"]
+                     "--fault-reset-rate", String(faultResetRate), "--fault-cut-every-patch", String(faultCutEveryPatch),
+                     "--fault-latency-ms", String(latencyMs), "--access-log", data + "/access.log"]
             + (fileSizeLimit.map { ["--file-size-limit", String($0)] } ?? [])
         try start()
     }

@@ -60,9 +60,9 @@ import Testing
         let temp = try TemporaryDirectory("toc-bad")
         let toc = try smallArchive(temp)
         let json = String(decoding: try toc.encodeJSON(), as: UTF8.self)
-        let v5 = json.replacingOccurrences(
-            of: "\"format_version\":\(toc.formatVersion)", with: "\"format_version\":5")
-        #expect(throws: ArchiveError.unsupportedFormatVersion(5)) { try ArchiveTOC.decode(from: Array(v5.utf8)) }
+        let v6 = json.replacingOccurrences(
+            of: "\"format_version\":\(toc.formatVersion)", with: "\"format_version\":6")
+        #expect(throws: ArchiveError.unsupportedFormatVersion(6)) { try ArchiveTOC.decode(from: Array(v6.utf8)) }
         #expect(throws: ArchiveError.self) { try ArchiveTOC.decode(from: Array("{}".utf8)) }
         var broken = toc
         broken.entries[1].members[0].dataLength = 5

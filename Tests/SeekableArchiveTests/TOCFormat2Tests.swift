@@ -272,16 +272,16 @@ import Testing
         try Self.expectInvalidTOC(shorter, temp, containing: "block 0")
     }
 
-    @Test func aFooterOfFormatVersion5IsUnsupported() throws {
-        let temp = try TemporaryDirectory("toc2-v5")
+    @Test func aFooterOfFormatVersion6IsUnsupported() throws {
+        let temp = try TemporaryDirectory("toc2-v6")
         let bytes = try Self.mixedTOC(metadata: nil).encodeFormat2()
-        let v5 = try Surgery.rebuild(bytes) { _, footer in footer.summary.formatVersion = 5 }
-        #expect(throws: ArchiveError.unsupportedFormatVersion(5)) { try ArchiveTOC.decode(from: v5) }
-        try Fixtures.writeFile(temp.sub("v5.toc"), v5, mode: 0o644)
-        #expect(throws: ArchiveError.unsupportedFormatVersion(5)) { try TOCFileReader(path: temp.sub("v5.toc")) }
+        let v6 = try Surgery.rebuild(bytes) { _, footer in footer.summary.formatVersion = 6 }
+        #expect(throws: ArchiveError.unsupportedFormatVersion(6)) { try ArchiveTOC.decode(from: v6) }
+        try Fixtures.writeFile(temp.sub("v6.toc"), v6, mode: 0o644)
+        #expect(throws: ArchiveError.unsupportedFormatVersion(6)) { try TOCFileReader(path: temp.sub("v6.toc")) }
         #expect(
-            ArchiveError.unsupportedFormatVersion(5).description
-                == "archive TOC format_version 5 is not supported (this build reads 1, 2, 3 and 4)"
+            ArchiveError.unsupportedFormatVersion(6).description
+                == "archive TOC format_version 6 is not supported (this build reads 1, 2, 3, 4 and 5)"
         )
         let unchanged = try Surgery.rebuild(bytes) { _, _ in }
         #expect(unchanged == bytes, "the surgery itself changes nothing")

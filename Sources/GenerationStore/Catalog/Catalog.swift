@@ -327,13 +327,34 @@ extension Node {
         try Node.fetchCursor(db, sql: "SELECT \(selection) FROM node WHERE parent_id = ? ORDER BY name", arguments: [parent])
     }
 
-    /// The user's entries (names) in a version.
-    static func userEntryCount(_ db: Database, version: Int64) throws -> Int {
-        let roles = NodeRole.allCases.filter(\.isUserContent).map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        return try Int.fetchOne(
-            db, sql: "SELECT COUNT(*) FROM node WHERE version_id = ? AND role IN (\(roles))", arguments: [version]) ?? 0
+    /// About how many entries a snapshot of the version packs, for progress reports: the
+    /// version's rows but its own. The version_id index alone answers, without reading the rows
+    /// (it runs under the namespace lock); files unlinked while open count too.
+    static func approximateEntryCount(_ db: Database, version: Int64) throws -> Int {
+        max(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node WHERE version_id = ?", arguments: [version]) ?? 0, 1) - 1
     }
 
+    /// Nodes of the version stamped after `since` (ctime): an incremental snapshot's changes.
+    /// The index on (version_id, ctime_ns) finds them without reading the other rows.
+    static func changed(_ db: Database, version: Int64, since: Int64) throws -> [(id: Int64, parentID: Int64?, role: NodeRole)] {
+        try Row.fetchAll(
+            db, sql: "SELECT id, parent_id, role FROM node WHERE version_id = ? AND ctime_ns > ?", arguments: [version, since]
+        ).compactMap { row in
+            guard let role = NodeRole(rawValue: row[2]) else { return nil }
+            return (row[0], row[1], role)
+        }
+    }
+
+    static func parentID(_ db: Database, of id: Int64) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT parent_id FROM node WHERE id = ?"), arguments: [id])
+    }
+
+    /// Whether a file of the version has more than one name.
+    static func hasHardLinks(_ db: Database, version: Int64) throws -> Bool {
+        // The partial index on inode_id holds only hard link rows.
+        try Bool.fetchOne(
+            db, sql: "SELECT 1 FROM node WHERE inode_id IS NOT NULL AND version_id = ? LIMIT 1", arguments: [version]) ?? false
+    }
 
     static func hasChildren(_ db: Database, parent: Int64) throws -> Bool {
         let statement = try db.cachedStatement(sql: "SELECT 1 FROM node WHERE parent_id = ? LIMIT 1")
@@ -344,8 +365,10 @@ extension Node {
         try Node.filter(Columns.role == NodeRole.generation && Columns.name == Data(id.utf8)).fetchOne(db)
     }
 
+    typealias ContentTotals = (files: Int, bytes: Int64, sockets: Int)
+
     /// Files and bytes of a version's user content, and its sockets (archives cannot hold them).
-    static func contentTotals(_ db: Database, version: Int64) throws -> (files: Int, bytes: Int64, sockets: Int) {
+    static func contentTotals(_ db: Database, version: Int64) throws -> ContentTotals {
         let row = try Row.fetchOne(
             db,
             sql: """

@@ -139,6 +139,15 @@ enum CatalogMigrations {
                     ALTER TABLE upload_job ADD COLUMN resumable_snapshot_ns INTEGER;
                     """)
         }
+        migrator.registerMigration("v9-changed-since") { db in
+            // Incremental snapshots find the nodes changed since the last one (ChangedTree) by
+            // version and ctime; the index serves `version_id = ?` alone as the old one did.
+            try db.execute(
+                sql: """
+                    CREATE INDEX node_version_ctime ON node(version_id, ctime_ns);
+                    DROP INDEX node_version;
+                    """)
+        }
         return migrator
     }
 

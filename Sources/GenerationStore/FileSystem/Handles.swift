@@ -34,23 +34,13 @@ struct ListedEntry: Sendable {
 
 /// The kernel's references to catalog nodes (lookup counts, DESIGN's forget contract) and open handles.
 struct References {
-    private(set) var lookups: [Int64: UInt64] = [:]
+    private(set) var lookups = LookupCounts()
     private(set) var openHandles: [Int64: Int] = [:]
 
-    mutating func addLookup(_ id: Int64) { lookups[id, default: 0] += 1 }
+    mutating func addLookup(_ id: Int64) { lookups.add(id) }
 
-    /// Releases `count` lookups; returns true when none remain. A count larger than the kernel
-    /// was given is a bug in the reply path.
-    mutating func forget(_ id: Int64, count: UInt64) -> Bool {
-        guard let current = lookups[id] else { return true }
-        precondition(count <= current, "forget(\(id), \(count)) exceeds the \(current) lookups given")
-        if current == count {
-            lookups[id] = nil
-            return true
-        }
-        lookups[id] = current - count
-        return false
-    }
+    /// Releases `count` lookups; returns true when none remain.
+    mutating func forget(_ id: Int64, count: UInt64) -> Bool { lookups.remove(id, count: count) }
 
     mutating func opened(_ id: Int64) { openHandles[id, default: 0] += 1 }
 
@@ -61,6 +51,6 @@ struct References {
         return remaining <= 0
     }
 
-    func isReferenced(_ id: Int64) -> Bool { lookups[id] != nil || openHandles[id] != nil }
+    func isReferenced(_ id: Int64) -> Bool { lookups.count(id) > 0 || openHandles[id] != nil }
     func isOpen(_ id: Int64) -> Bool { openHandles[id] != nil }
 }

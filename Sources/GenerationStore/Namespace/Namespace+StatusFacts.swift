@@ -21,13 +21,24 @@ extension Namespace {
         }
         let generation = try nodeLocked(version.generationNodeID)
         let project = try projectLocked(ofGeneration: generation)
-        let totals = try readCatalogLocked("counting a version's files") { try Node.contentTotals($0, version: version.nodeID) }
+        let totals = try contentTotalsLocked(version)
         let metadata = try readCatalogLocked("reading a version's metadata") { try ExtendedAttribute.all($0, node: version.nodeID) }
         return VersionFacts(
             record: version, project: String(decoding: project.nameBytes, as: UTF8.self),
             generation: String(decoding: generation.nameBytes, as: UTF8.self), files: totals.files, bytes: totals.bytes,
             socketsLeftOut: totals.sockets,
             metadata: metadata.map(Self.metadataMember), localArchive: localArchiveLocked(version))
+    }
+
+    /// Files, bytes and sockets of the version, counted again only after it changed (touchVersionLocked forgets the count): the count
+    /// reads every row of the version (a million at the sizes users reach) under the lock, and
+    /// scripts poll status.json. Versions from the bucket are counted each time: their rows arrive
+    /// as their directories are listed, which does not change the version.
+    private func contentTotalsLocked(_ version: VersionRecord) throws(FSError) -> Node.ContentTotals {
+        if version.origin == .local, let counted = countedTotals[version.nodeID] { return counted }
+        let totals = try readCatalogLocked("counting a version's files") { try Node.contentTotals($0, version: version.nodeID) }
+        if version.origin == .local { countedTotals[version.nodeID] = totals }
+        return totals
     }
 
     func generationStatusLocked(_ generation: Node) throws(FSError) -> JSONValue {

@@ -69,6 +69,8 @@ final class Namespace: @unchecked Sendable {
     /// The newest version node of each generation node.
     var latestVersion: [Int64: Int64] = [:]
     var references = References()
+    /// Local versions' content totals for status.json, kept until the version changes.
+    var countedTotals: [Int64: Node.ContentTotals] = [:]
     /// When a version's files were last opened (wall clock, ns), for clean-up's LRU.
     var versionLastUsedNs: [Int64: Int64] = [:]
     /// Stamps changes (ctime) and snapshots, always forwards.
@@ -237,6 +239,7 @@ final class Namespace: @unchecked Sendable {
         if node.role == .file { removeContent(node.ino) }
         nodes[id] = nil
         dirtyNodes.remove(id)
+        if let version = node.versionID { countedTotals[version] = nil }
     }
 
     /// Removes a file's blob and its cached copy, if any.
@@ -339,6 +342,7 @@ final class Namespace: @unchecked Sendable {
         version.updatedAtNs = time.totalNanoseconds
         version.dirty = true
         versions[versionID] = version
+        countedTotals[versionID] = nil
         dirtyVersions.insert(versionID)
         snapshots.noteChange(versionID)
     }

@@ -12,18 +12,35 @@ final class IncrementalPacker {
     private let writer: SeekableTarWriter
     private let blobs: BlobStore
     private let previous: PreviousArchive?
+    /// The node at a path of the version, for an entry copied as unchanged whose group must be
+    /// compressed after all (the entries that follow the copied subtree broke it).
+    private let nodeAt: ([UInt8]) throws -> Node?
     /// New entries that match the current group's first entries so far, not written yet.
-    private var matched: [(entry: ArchiveEntry, node: Node)] = []
+    private var matched: [Pending] = []
+    /// The last group passed without being copied: it may hold entries of subtrees still to
+    /// come (small files and runs of directories share members across directories).
+    private var passed: MemberGroup?
     /// The first path (in archive order) of each file with more than one name: later names are
     /// hard link entries to it. Holds only linked files.
     private var firstNames: [Int64: [UInt8]] = [:]
     /// Sockets met: an archive cannot hold them (nor can GNU tar's).
     private(set) var socketsLeftOut = 0
 
-    init(writer: SeekableTarWriter, blobs: BlobStore, previous: PreviousArchive?) {
+    private enum Pending {
+        /// An entry made from the catalog.
+        case walked(ArchiveEntry, Node)
+        /// An entry of the previous archive known to be unchanged (``addUnchanged(under:)``).
+        case unchanged(ArchiveTOC.Entry)
+    }
+
+    init(
+        writer: SeekableTarWriter, blobs: BlobStore, previous: PreviousArchive?,
+        nodeAt: @escaping ([UInt8]) throws -> Node? = { _ in nil }
+    ) {
         self.writer = writer
         self.blobs = blobs
         self.previous = previous
+        self.nodeAt = nodeAt
     }
 
     /// Adds the entry for one name (a file with hard links comes once per name) with the
@@ -36,36 +53,100 @@ final class IncrementalPacker {
         let entry = entry(path, node, xattrs: xattrs)
         if !matched.isEmpty {
             if let group = previous?.current, isUnchanged(entry, node, was: group.entries[matched.count]) {
-                matched.append((entry, node))
+                matched.append(.walked(entry, node))
                 if matched.count == group.entries.count { try reuse(group) }
                 return
             }
             // The group changed: its entries seen so far are compressed again.
-            for (entry, node) in matched { try compress(entry, node) }
-            matched = []
+            try compressMatched()
         }
         guard let previous else { return try compress(entry, node) }
         while let group = previous.current, ArchivePathOrder.areInIncreasingOrder(group.entries[0].pathBytes, path) {
+            passed = group
             try previous.advance()
         }
         guard let group = previous.current, isUnchanged(entry, node, was: group.entries[0]) else {
             return try compress(entry, node)
         }
-        matched = [(entry, node)]
+        matched = [.walked(entry, node)]
         if group.entries.count == 1 { try reuse(group) }
     }
 
-    /// Writes what is still held back; call after the last entry.
-    func finish() throws {
-        for (entry, node) in matched { try compress(entry, node) }
-        matched = []
+    /// Adds the entries of the previous archive in `range`, known to be unchanged without reading
+    /// the catalog (``ChangedTree``), in their place in archive order. Runs of whole TOC blocks
+    /// are copied with their members without decoding them; other groups wholly inside are copied
+    /// without comparing their entries. Returns how many entries it added.
+    func addUnchanged(_ range: UnchangedEntries) throws -> Int {
+        guard let previous else { throw FSError(.ioError, "no previous archive to copy unchanged entries from") }
+        var added = 0
+        if let first = range.first {
+            // What the previous archive holds before `first` and was not added is gone from the
+            // version: a group holding some of it is compressed again.
+            if let group = previous.current, !matched.isEmpty, group.entries[matched.count].pathBytes != first {
+                try compressMatched()
+            }
+            while matched.isEmpty, let group = previous.current,
+                ArchivePathOrder.areInIncreasingOrder(group.entries[0].pathBytes, first)
+            {
+                passed = group
+                try previous.advance()
+            }
+        }
+        // Entries of a group already passed are compressed again: their group is gone. (It may
+        // hold several runs, so it is kept until a later group is copied.)
+        if let inside = passed?.entries.filter({ range.contains($0.pathBytes) }), !inside.isEmpty {
+            try compressMatched()  // nothing in practice: a match in progress would lie after them
+            matched = inside.map { .unchanged($0) }
+            added += inside.count
+            try compressMatched()
+        }
+        while let group = previous.current {
+            if matched.isEmpty, range.contains(group.entries[0].pathBytes),
+                let blocks = previous.copyableBlocks(where: range.contains)
+            {
+                added += try previous.copy(blocks, into: writer)
+                passed = nil
+                continue
+            }
+            let start = matched.count
+            var end = start
+            while end < group.entries.count, range.contains(group.entries[end].pathBytes) { end += 1 }
+            added += end - start
+            if end == start { break }
+            if start == 0 && end == group.entries.count {
+                try reuse(group)
+                continue
+            }
+            matched += group.entries[start..<end].map { .unchanged($0) }
+            guard end == group.entries.count else { break }  // the group goes on past the range
+            try reuse(group)
+        }
+        return added
     }
+
+    /// Writes what is still held back; call after the last entry.
+    func finish() throws { try compressMatched() }
 
     private func reuse(_ group: MemberGroup) throws {
         guard let previous else { return }
         try writer.appendReused(group.entries, byteRange: group.byteRange, from: previous.archive)
         matched = []
+        passed = nil  // it lies before this group, so before any subtree still to come
         try previous.advance()
+    }
+
+    private func compressMatched() throws {
+        for pending in matched {
+            switch pending {
+            case .walked(let entry, let node): try compress(entry, node)
+            case .unchanged(let old):
+                guard let node = try nodeAt(old.pathBytes) else {
+                    throw FSError(.ioError, "\(NameRules.readablePath(old.pathBytes)) is gone from the catalog while it was packed")
+                }
+                try compress(entry(old.pathBytes, node, xattrs: old.xattrs), node)
+            }
+        }
+        matched = []
     }
 
     private func compress(_ entry: ArchiveEntry, _ node: Node) throws {

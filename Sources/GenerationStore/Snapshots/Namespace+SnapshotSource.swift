@@ -135,7 +135,7 @@ extension Namespace: SnapshotSource {
         do {
             try catalog.commitBatch()
             let tree = try catalog.committedSnapshot()
-            return (tree, try tree.read { try Node.userEntryCount($0, version: version.nodeID) })
+            return (tree, try tree.read { try Node.approximateEntryCount($0, version: version.nodeID) })
         } catch {
             throw FSError.wrapping(error, "reading a version's files")
         }

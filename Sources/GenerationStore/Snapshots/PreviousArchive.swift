@@ -17,6 +17,7 @@ final class PreviousArchive {
 
     let archive: FileDescriptor
     let trust: Trust
+    private let toc: TOCFileReader
     private var groups: MemberGroups
     private(set) var current: MemberGroup?
 
@@ -33,7 +34,7 @@ final class PreviousArchive {
             else {
                 throw FSError(.ioError, "\(tocPath) does not describe the archive beside it")
             }
-            groups = try MemberGroups(next: toc.next)
+            groups = try MemberGroups(next: toc.next, blockStartingAtNext: { toc.blockStartingAtNextEntry })
             current = try groups.nextGroup()
         } catch {
             try? archive.close()
@@ -41,10 +42,51 @@ final class PreviousArchive {
         }
         self.archive = archive
         self.trust = trust
+        self.toc = toc
     }
 
     deinit { try? archive.close() }
 
     /// Moves to the next group; `current` is nil after the last.
     func advance() throws { current = try groups.nextGroup() }
+
+    /// Whole TOC blocks from the current group on (it must start a block) whose entries all
+    /// satisfy `isTaken`, with their members' offsets known: they can be copied without being
+    /// decoded. Entries lie between their block's first path and the next block's, so a block is
+    /// wholly taken when the next block's first path is; the last block whose first path is
+    /// taken may reach past and is left out.
+    func copyableBlocks(where isTaken: ([UInt8]) -> Bool) -> Range<Int>? {
+        guard let first = current?.startsBlock else { return nil }
+        let blocks = toc.blocks
+        var end = first
+        while end + 1 < blocks.count, isTaken(blocks[end + 1].firstPath) { end += 1 }
+        guard end > first, blocks[first...end].allSatisfy({ $0.membersStart != nil }) else { return nil }
+        return first..<end
+    }
+
+    /// Copies blocks (from ``copyableBlocks(where:)``) and their members into `writer` and moves
+    /// to the group after them; returns how many entries they hold.
+    func copy(_ run: Range<Int>, into writer: SeekableTarWriter) throws -> Int {
+        let blocks = toc.blocks
+        // Records of formats 2 to 4; format 5 is only the footer's member bases.
+        let recordFormat = min(toc.summary.formatVersion, ArchiveTOC.xattrsFormatVersion)
+        var entries = 0
+        // In pieces, so memory holds a few blocks, not a whole TOC.
+        for start in stride(from: run.lowerBound, to: run.upperBound, by: Self.blocksPerCopy) {
+            let end = min(start + Self.blocksPerCopy, run.upperBound)
+            let copied = try (start..<end).map { CopiedTOCBlock(block: blocks[$0], bytes: try toc.compressedBlock($0)) }
+            guard let from = blocks[start].membersStart, let to = blocks[end].membersStart, from <= to else {
+                throw FSError(.ioError, "the previous TOC's blocks \(start)..<\(end) have no member offsets in order")
+            }
+            try writer.appendCopied(
+                copied, byteRange: from..<to, from: archive, before: blocks[end].firstPath, formatVersion: recordFormat)
+            entries += copied.reduce(0) { $0 + $1.block.entries }
+        }
+        toc.skip(toBlock: run.upperBound)
+        try groups.refill()
+        current = try groups.nextGroup()
+        return entries
+    }
+
+    private static let blocksPerCopy = 64
 }

@@ -38,6 +38,10 @@ struct SnapshotPlan {
         var bytesCompressed: UInt64
         /// Compressed bytes copied from the previous archive.
         var bytesReused: UInt64
+        /// Entries of directories that did not change, copied without reading the catalog.
+        var entriesNotRead: Int
+        /// Blocks of the previous TOC copied without decoding them.
+        var tocBlocksCopied: Int
     }
 
     /// Writes the archive and its TOC to temporary names, syncs them and renames them into place.
@@ -66,20 +70,41 @@ struct SnapshotPlan {
         let tocWriter = try TOCFileWriter(output: temporaryTOC)
         let writer = try SeekableTarWriter(output: temporaryArchive, options: .snapshot, toc: tocWriter)
         writer.keepGoing = keepGoing
-        let packer = IncrementalPacker(writer: writer, blobs: blobs, previous: previous)
         var count = 0
+        var notRead = 0
+        var socketsLeftOut = 0
         try tree.read { db in
-            let holders = try ExtendedAttribute.holders(db, version: version.nodeID)
-            try VersionTreeWalk.walk(db, version: version.nodeID) { path, node in
-                if count % Self.progressStep == 0 { progress(count) }
-                count += 1
+            let versionID = version.nodeID
+            let packer = IncrementalPacker(
+                writer: writer, blobs: blobs, previous: previous, nodeAt: { try Self.node(db, version: versionID, at: $0) })
+            // From the version's own archive only the changed directories are read.
+            var changed: ChangedTree?
+            if case .changedBefore(let since) = previous?.trust {
+                changed = try ChangedTree.find(db, version: versionID, since: since)
+            }
+            let holders = try ExtendedAttribute.holders(db, version: versionID)
+            var reported = 0
+            func counted(_ added: Int) {
+                count += added
+                if count >= reported + Self.progressStep {
+                    progress(count)
+                    reported = count
+                }
+            }
+            try VersionTreeWalk.walk(db, version: versionID, changed: changed) { path, node in
+                counted(1)
                 guard let id = node.id, holders.contains(id) else { return try packer.add(path, node) }
                 try packer.add(path, node, xattrs: try Self.xattrs(db, node: id))
+            } unchanged: { range in
+                let added = try packer.addUnchanged(range)
+                notRead += added
+                counted(added)
             }
+            try packer.finish()
+            socketsLeftOut = packer.socketsLeftOut
         }
-        try packer.finish()
-        if packer.socketsLeftOut > 0 {
-            log("v\(version.number): \(packer.socketsLeftOut) socket(s) left out of the archive (tar cannot hold sockets)")
+        if socketsLeftOut > 0 {
+            log("v\(version.number): \(socketsLeftOut) socket(s) left out of the archive (tar cannot hold sockets)")
         }
         var summary = try writer.finishArchive()
         summary.metadata = metadata.isEmpty ? nil : metadata
@@ -88,10 +113,21 @@ struct SnapshotPlan {
         try Self.rename(temporaryArchive, to: archive)
         try Self.rename(temporaryTOC, to: self.toc)
         return Result(
-            summary: summary, entries: count, bytesCompressed: writer.bytesCompressed, bytesReused: writer.bytesReused)
+            summary: summary, entries: count, bytesCompressed: writer.bytesCompressed, bytesReused: writer.bytesReused,
+            entriesNotRead: notRead, tocBlocksCopied: writer.tocBlocksCopied)
     }
 
     static let progressStep = 64
+
+    /// The node named by `path` (relative to the version directory), following names from it.
+    private static func node(_ db: Database, version: Int64, at path: [UInt8]) throws -> Node? {
+        var node = try Node.withID(db, version)
+        for name in path.split(separator: UInt8(ascii: "/")) {
+            guard let parent = node?.id else { return nil }
+            node = try Node.child(db, parent: parent, name: Array(name))
+        }
+        return node
+    }
 
     /// A node's attributes as an archive entry carries them, in byte order of their names
     /// (the catalog's order for BLOB names).

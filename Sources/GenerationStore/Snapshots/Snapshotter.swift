@@ -133,7 +133,7 @@ final class Snapshotter: @unchecked Sendable {
         }
         lock.withLock { lastPacked = packed }
         logger.info(
-            "snapshot \(plan.archive): \(packed.entries) entries, \(packed.summary.archiveSize) bytes in \(ContinuousClock.now - started); compressed \(packed.bytesCompressed) bytes, copied \(packed.bytesReused) compressed bytes from the previous archive")
+            "snapshot \(plan.archive): \(packed.entries) entries, \(packed.summary.archiveSize) bytes in \(ContinuousClock.now - started); compressed \(packed.bytesCompressed) bytes, copied \(packed.bytesReused) compressed bytes from the previous archive; \(packed.entriesNotRead) entries of unchanged directories not read from the catalog, \(packed.tocBlocksCopied) TOC blocks copied")
         return true
     }
 

@@ -44,6 +44,9 @@ struct ServeStorage: AsyncParsableCommand {
     @Option(help: "Fraction of object requests whose connection is dropped (testing).")
     var faultResetRate = 0.0
 
+    @Option(help: "Cut the body of every Nth resumable-upload PATCH halfway (testing; 0: never).")
+    var faultCutEveryPatch = 0
+
     @Option(
         name: .customLong("access-log"),
         help: ArgumentHelp("Append one JSON line per request to this file.", valueName: "file")
@@ -57,6 +60,7 @@ struct ServeStorage: AsyncParsableCommand {
             throw ValidationError("\(name) must be between 0 and 1")
         }
         guard faultLatencyMs >= 0 else { throw ValidationError("--fault-latency-ms must not be negative") }
+        guard faultCutEveryPatch >= 0 else { throw ValidationError("--fault-cut-every-patch must not be negative") }
         if let fileSizeLimit, fileSizeLimit <= 0 { throw ValidationError("--file-size-limit must be positive") }
     }
 
@@ -71,6 +75,7 @@ struct ServeStorage: AsyncParsableCommand {
                 faultRate: faultRate,
                 faultLatencyMs: faultLatencyMs,
                 faultResetRate: faultResetRate,
+                faultCutEveryPatch: faultCutEveryPatch,
                 accessLogPath: accessLog
             )
         )
