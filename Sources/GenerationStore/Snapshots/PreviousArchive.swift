@@ -56,12 +56,11 @@ final class PreviousArchive {
     /// wholly taken when the next block's first path is; the last block whose first path is
     /// taken may reach past and is left out.
     func copyableBlocks(where isTaken: ([UInt8]) -> Bool) -> Range<Int>? {
-        guard let first = current?.startsBlock else { return nil }
         let blocks = toc.blocks
+        guard let first = current?.startsBlock, blocks[first].membersStart != nil else { return nil }
         var end = first
-        while end + 1 < blocks.count, isTaken(blocks[end + 1].firstPath) { end += 1 }
-        guard end > first, blocks[first...end].allSatisfy({ $0.membersStart != nil }) else { return nil }
-        return first..<end
+        while end + 1 < blocks.count, blocks[end + 1].membersStart != nil, isTaken(blocks[end + 1].firstPath) { end += 1 }
+        return end > first ? first..<end : nil
     }
 
     /// Copies blocks (from ``copyableBlocks(where:)``) and their members into `writer` and moves
