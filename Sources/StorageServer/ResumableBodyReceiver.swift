@@ -8,7 +8,7 @@ enum BodyReceipt {
     case complete
     /// The body went on past the room left in the upload; what fitted was stored.
     case overLimit
-    /// Another request asked for the upload for `UploadLocks.drainTimeout`: stopped taking bytes.
+    /// Another request asked for the upload for the lock's drain timeout: stopped taking bytes.
     case yielded
     /// Stopped on purpose partway (injected fault): the connection is to be dropped.
     case cut

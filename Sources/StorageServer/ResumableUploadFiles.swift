@@ -7,9 +7,10 @@ struct ResumableUploads: Sendable {
     let directory: String
     /// Seconds an upload lives after its creation.
     let lifetime: Double
-    let locks = UploadLocks()
+    let locks: UploadLocks
 
-    init(dataDirectory: String, expiry: Duration) throws {
+    init(dataDirectory: String, expiry: Duration, lockDrainTimeout: Duration) throws {
+        locks = UploadLocks(drainTimeout: lockDrainTimeout)
         directory = dataDirectory + "/uploads"
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw BlobError.io(directory, errno) }
         let c = expiry.components

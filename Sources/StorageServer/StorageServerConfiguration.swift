@@ -31,6 +31,9 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
     /// PATCH answer 410) and its data is removed. Supabase documents 24 hours for the hosted service (the
     /// self-hosted server's `TUS_URL_EXPIRY_MS` default is 1 hour); the documented hosted value is the default.
     public var resumableUploadExpiry: Duration
+    /// How long a request holding a resumable upload keeps taking bytes after another request asked for the
+    /// upload (@tus/server's `lockDrainTimeout`, 3 s); the asker gives up after 5 s.
+    public var resumableLockDrainTimeout: Duration
     /// File that receives one JSON line per request (method, path without query, range, status, body bytes).
     /// nil: no access log.
     public var accessLogPath: String?
@@ -48,7 +51,8 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
         faultResetRate: Double = 0,
         faultCutEveryPatch: Int = 0,
         accessLogPath: String? = nil,
-        resumableUploadExpiry: Duration = .seconds(24 * 3600)
+        resumableUploadExpiry: Duration = .seconds(24 * 3600),
+        resumableLockDrainTimeout: Duration = .seconds(3)
     ) {
         self.host = host
         self.port = port
@@ -63,6 +67,7 @@ public struct StorageServerConfiguration: Sendable, CustomStringConvertible {
         self.faultCutEveryPatch = faultCutEveryPatch
         self.accessLogPath = accessLogPath
         self.resumableUploadExpiry = resumableUploadExpiry
+        self.resumableLockDrainTimeout = resumableLockDrainTimeout
     }
 
     public var description: String {

@@ -21,7 +21,8 @@ final class StorageService: Sendable {
         self.blobs = try BlobFiles(dataDirectory: configuration.dataDirectory)
         self.resumable = try ResumableUploads(
             dataDirectory: configuration.dataDirectory,
-            expiry: configuration.resumableUploadExpiry
+            expiry: configuration.resumableUploadExpiry,
+            lockDrainTimeout: configuration.resumableLockDrainTimeout
         )
         self.auth = Authenticator(secrets: secrets)
         self.signer = HS256(secret: secrets.jwtSecret)

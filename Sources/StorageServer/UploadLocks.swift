@@ -6,34 +6,42 @@ import Foundation
 /// One request's hold on an upload. The holder polls ``mustYield`` between body buffers.
 final class UploadLease: @unchecked Sendable {
     let id: String
+    private let drainTimeout: Duration
     /// `lock` protects `releaseRequested`.
     private let lock = NSLock()
     private var releaseRequested: ContinuousClock.Instant?
 
-    init(id: String) { self.id = id }
+    init(id: String, drainTimeout: Duration) {
+        self.id = id
+        self.drainTimeout = drainTimeout
+    }
 
     /// Another request waits for this upload.
     func requestRelease() {
         lock.withLock { if releaseRequested == nil { releaseRequested = .now } }
     }
 
-    /// True once a release has been requested `UploadLocks.drainTimeout` ago: the holder stores what it has,
+    /// True once a release has been requested the drain timeout ago: the holder stores what it has,
     /// answers with its offset and lets go (@tus/server aborts the holder's request after `lockDrainTimeout`).
     var mustYield: Bool {
-        lock.withLock { releaseRequested.map { ContinuousClock.now - $0 >= UploadLocks.drainTimeout } ?? false }
+        lock.withLock { releaseRequested.map { ContinuousClock.now - $0 >= drainTimeout } ?? false }
     }
 }
 
 /// The locks of all uploads. Waiters poll, as Supabase's Postgres locker does (`pg_try_advisory_xact_lock` in a loop).
 actor UploadLocks {
-    /// @tus/server's default `lockDrainTimeout`.
-    static let drainTimeout: Duration = .seconds(3)
     /// Supabase's PgLocker gives up after this long.
     static let acquireTimeout: Duration = .seconds(5)
     /// Supabase polls every 500 ms; shorter here, so that a client's HEAD after its own dropped PATCH waits less.
     static let pollInterval: Duration = .milliseconds(50)
 
     private var held: [String: UploadLease] = [:]
+    /// How long a holder keeps taking bytes once asked to let go: @tus/server's `lockDrainTimeout`,
+    /// 3 s by default (StorageServerConfiguration); tests shorten it to widen the gap to the
+    /// waiter's 5 s on a loaded machine.
+    private let drainTimeout: Duration
+
+    init(drainTimeout: Duration) { self.drainTimeout = drainTimeout }
 
     /// A new lease when the upload is free; otherwise asks the holder to let go and returns nil.
     private func tryAcquire(_ id: String) -> UploadLease? {
@@ -41,7 +49,7 @@ actor UploadLocks {
             holder.requestRelease()
             return nil
         }
-        let lease = UploadLease(id: id)
+        let lease = UploadLease(id: id, drainTimeout: drainTimeout)
         held[id] = lease
         return lease
     }

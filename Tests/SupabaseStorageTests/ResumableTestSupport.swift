@@ -14,11 +14,13 @@ extension Harness {
         fileSizeLimit: Int64? = nil,
         faultRate: Double = 0,
         faultResetRate: Double = 0,
-        accessLogPath: String? = nil
+        accessLogPath: String? = nil,
+        lockDrainTimeout: Duration = .seconds(3)
     ) async throws -> Harness {
         try await start(
             port: port, fileSizeLimit: fileSizeLimit, faultRate: faultRate, faultResetRate: faultResetRate,
-            directory: directory, accessLogPath: accessLogPath, resumableUploadExpiry: expiry)
+            directory: directory, accessLogPath: accessLogPath, resumableUploadExpiry: expiry,
+            resumableLockDrainTimeout: lockDrainTimeout)
     }
 
     var resumableEndpoint: String { storageURL + "/upload/resumable" }

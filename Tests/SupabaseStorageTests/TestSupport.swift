@@ -46,6 +46,7 @@ struct Harness {
         directory: TemporaryDirectory? = nil,
         accessLogPath: String? = nil,
         resumableUploadExpiry: Duration = .seconds(24 * 3600),
+        resumableLockDrainTimeout: Duration = .seconds(3),
         logger: Logger = Logger(label: "test.client")
     ) async throws -> Harness {
         let dir = try directory ?? TemporaryDirectory()
@@ -58,7 +59,8 @@ struct Harness {
                 faultRate: faultRate,
                 faultResetRate: faultResetRate,
                 accessLogPath: accessLogPath,
-                resumableUploadExpiry: resumableUploadExpiry
+                resumableUploadExpiry: resumableUploadExpiry,
+                resumableLockDrainTimeout: resumableLockDrainTimeout
             )
         )
         let port = try await server.start()
