@@ -334,15 +334,15 @@ extension Node {
         max(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node WHERE version_id = ?", arguments: [version]) ?? 0, 1) - 1
     }
 
-    /// Nodes of the version stamped after `since` (ctime): an incremental snapshot's changes.
-    /// The index on (version_id, ctime_ns) finds them without reading the other rows.
-    static func changed(_ db: Database, version: Int64, since: Int64) throws -> [(id: Int64, parentID: Int64?, role: NodeRole)] {
-        try Row.fetchAll(
-            db, sql: "SELECT id, parent_id, role FROM node WHERE version_id = ? AND ctime_ns > ?", arguments: [version, since]
-        ).compactMap { row in
-            guard let role = NodeRole(rawValue: row[2]) else { return nil }
-            return (row[0], row[1], role)
-        }
+    /// Calls `body` with each node of the version stamped after `since` (ctime): an incremental
+    /// snapshot's changes, found through the index on (version_id, ctime_ns) without reading the
+    /// other rows, and read through a cursor (a change to every file does not fill memory).
+    static func forEachChanged(
+        _ db: Database, version: Int64, since: Int64, _ body: (_ id: Int64, _ parentID: Int64?, _ role: NodeRole?) throws -> Void
+    ) throws {
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT id, parent_id, role FROM node WHERE version_id = ? AND ctime_ns > ?", arguments: [version, since])
+        while let row = try rows.next() { try body(row[0], row[1], NodeRole(rawValue: row[2])) }
     }
 
     static func parentID(_ db: Database, of id: Int64) throws -> Int64? {

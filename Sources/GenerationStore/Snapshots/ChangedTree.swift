@@ -29,13 +29,13 @@ struct ChangedTree {
         guard try !Node.hasHardLinks(db, version: version) else { return nil }
         var tree = ChangedTree(since: since)
         tree.listed.insert(version)
-        for changed in try Node.changed(db, version: version, since: since) {
-            if changed.id == version {
+        try Node.forEachChanged(db, version: version, since: since) { id, parent, role in
+            if id == version {
                 tree.rootChanged = true
-                continue
+                return
             }
-            guard let parent = changed.parentID else { continue }  // unlinked while open: in no listing
-            if changed.role == .dir { tree.readWhole.insert(changed.id) }
+            guard let parent else { return }  // unlinked while open: in no listing
+            if role == .dir { tree.readWhole.insert(id) }
             try tree.list(parent, db)
         }
         return tree
