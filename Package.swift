@@ -78,7 +78,9 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "SeekableArchiveTests", dependencies: ["SeekableArchive"]),
+        // What the randomized tests share: a seeded generator.
+        .target(name: "SeededRandom", path: "Tests/SeededRandom"),
+        .testTarget(name: "SeekableArchiveTests", dependencies: ["SeekableArchive", "SeededRandom"]),
         .testTarget(
             name: "SupabaseStorageTests",
             dependencies: ["SupabaseStorage", "StorageServer", .product(name: "Logging", package: "swift-log")]
@@ -86,11 +88,12 @@ let package = Package(
         .testTarget(
             name: "GenerationStoreTests",
             dependencies: [
-                "GenerationStore", "StorageServer", "SupabaseStorage", .product(name: "GRDB", package: "GRDB.swift"),
+                "GenerationStore", "StorageServer", "SupabaseStorage", "SeededRandom",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Real FUSE mounts of the built `codebegenfs` binary, driven with file calls and shell tools.
-        .testTarget(name: "MountTests", dependencies: ["codebegenfs"]),
+        .testTarget(name: "MountTests", dependencies: ["codebegenfs", "SeededRandom"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -118,12 +118,11 @@ final class TOCStreamEncoder {
                 block.membersStart = block.membersStart.map { UInt64(bitPattern: Int64(bitPattern: $0) &+ shift) }
                 blocks.append(block)
                 entryCount += UInt64(block.entries)
+                // A block whose members are not where its records say needs a reader of member_base.
+                if block.memberBase != 0 { formatVersionNeeded = max(formatVersionNeeded, ArchiveTOC.copiedBlocksFormatVersion) }
             }
         }
-        formatVersionNeeded = max(formatVersionNeeded, formatVersion, shift == 0 ? 0 : ArchiveTOC.copiedBlocksFormatVersion)
-        if copied.contains(where: { $0.block.memberBase != 0 }) {
-            formatVersionNeeded = max(formatVersionNeeded, ArchiveTOC.copiedBlocksFormatVersion)
-        }
+        formatVersionNeeded = max(formatVersionNeeded, formatVersion)
         lastPath = nil
         lastMemberOffset = nil
     }

@@ -2,6 +2,7 @@
 // from the version's previous archive, and what comes out extracts like a full pack.
 import Foundation
 import Logging
+import SeededRandom
 import SeekableArchive
 import SystemPackage
 import Testing
@@ -377,19 +378,4 @@ private struct ModelTree {
         files = Set(files.map(renamed))
         dirs = Set(dirs.map(renamed))
     }
-}
-
-/// A small seeded generator, so a failing seed replays.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func pick<T>(_ elements: [T]) -> T { elements[Int(next() % UInt64(elements.count))] }
 }

@@ -4,6 +4,7 @@
 // arbitrary bytes (anything but `/` and NUL, mostly not UTF-8), so paths are carried as bytes
 // (`BytePath`) and the trees are compared byte for byte (`ByteTree`).
 import Foundation
+import SeededRandom
 import Testing
 
 #if canImport(Glibc)

@@ -8,8 +8,11 @@ import Testing
 @testable import SeekableArchive
 
 @Suite struct CopiedBlocksTests {
-    /// `0-first.txt` (first in archive order), then 3000 small files in `a` (several TOC blocks, shared members).
-    private func makeTree(_ root: FilePath) throws {
+    /// v1: `0-first.txt` (first in archive order), then 3000 small files in `a` (several TOC
+    /// blocks, shared members), packed with its TOC file into `temp` (tree, v1.tar.gz, v1.toc).
+    private func packV1(_ name: String) throws -> (temp: TemporaryDirectory, toc: TOCFileReader) {
+        let temp = try TemporaryDirectory(name)
+        let root = temp.sub("tree")
         try Fixtures.makeDirectory(root, mode: 0o755)
         try Fixtures.writeFile(root.appending("0-first.txt"), Array("first\n".utf8), mode: 0o644)
         try Fixtures.makeDirectory(root.appending("a"), mode: 0o755)
@@ -17,6 +20,8 @@ import Testing
             let text = "file \(index) " + String(repeating: "y", count: index % 89)
             try Fixtures.writeFile(root.appending("a/f\(index).txt"), Array(text.utf8), mode: 0o644)
         }
+        _ = try ArchivePacker.pack(directory: root, to: temp.sub("v1.tar.gz"), tocOutput: temp.sub("v1.toc"))
+        return (temp, try TOCFileReader(path: temp.sub("v1.toc")))
     }
 
     private func entries(_ toc: FilePath) throws -> [ArchiveTOC.Entry] {
@@ -27,10 +32,8 @@ import Testing
     }
 
     @Test func everyNewBlockStartsAtAMemberNotSharedWithTheBlockBefore() throws {
-        let temp = try TemporaryDirectory("copied-boundaries")
-        try makeTree(temp.sub("tree"))
-        _ = try ArchivePacker.pack(directory: temp.sub("tree"), to: temp.sub("v1.tar.gz"), tocOutput: temp.sub("v1.toc"))
-        let reader = try TOCFileReader(path: temp.sub("v1.toc"))
+        let packed = try packV1("copied-boundaries")  // its directory lives as long as `packed`
+        let reader = packed.toc
         let blocks = reader.blocks
         #expect(blocks.count >= 3, "several blocks: \(blocks.count)")
         var previousLastMember: UInt64?
@@ -53,12 +56,9 @@ import Testing
     /// as whole TOC blocks with their members at a new offset. v2's TOC says format 5, reads
     /// every file at its new members (sha256 checked), and v2 extracts to the changed tree.
     @Test func blocksCopiedBehindAChangedEntryReadAtTheirNewOffsets() throws {
-        let temp = try TemporaryDirectory("copied-shifted")
+        let (temp, v1) = try packV1("copied-shifted")
         let tree = temp.sub("tree")
-        try makeTree(tree)
-        _ = try ArchivePacker.pack(directory: tree, to: temp.sub("v1.tar.gz"), tocOutput: temp.sub("v1.toc"))
         let old = try entries(temp.sub("v1.toc"))
-        let v1 = try TOCFileReader(path: temp.sub("v1.toc"))
         let blocks = v1.blocks
         try Fixtures.writeFile(tree.appending("0-first.txt"), Array("first, changed to a longer text\n".utf8), mode: 0o644)
 
@@ -111,10 +111,7 @@ import Testing
     }
 
     @Test func afterCopiedBlocksOnlyTheEntryThatFollowedThemMayCome() throws {
-        let temp = try TemporaryDirectory("copied-order")
-        try makeTree(temp.sub("tree"))
-        _ = try ArchivePacker.pack(directory: temp.sub("tree"), to: temp.sub("v1.tar.gz"), tocOutput: temp.sub("v1.toc"))
-        let v1 = try TOCFileReader(path: temp.sub("v1.toc"))
+        let (temp, v1) = try packV1("copied-order")
         let blocks = v1.blocks
         let previous = try FileDescriptor.open(temp.sub("v1.tar.gz"), .readOnly)
         defer { try? previous.close() }

@@ -1,6 +1,7 @@
 // A TOC on local disk of either format: lookups by path, every entry in order, damage reported,
 // the directory tree it describes, and partial copies whose blocks are fetched when first needed.
 import Foundation
+import SeededRandom
 import Synchronization
 import SystemPackage
 import Testing
@@ -361,7 +362,7 @@ extension LocalTOCTests {
     /// 30 000 entries with random names in 30 directories (and a few subdirectories), random
     /// sha256s: a TOC of over a megabyte, so the 64 KiB tail leaves most blocks out.
     static func partialFixture() throws -> (ArchiveTOC, [UInt8], TOCFileIndex) {
-        var random = SeededGenerator(seed: 99)
+        var random = SplitMix64(seed: 99)
         var items: [(String, ArchiveEntry.Kind)] = []
         var seen: Set<String> = []
         for d in 0..<30 {
@@ -385,7 +386,7 @@ extension LocalTOCTests {
 
     /// Valid entries for `items` (any order), sorted in ArchivePathOrder.
     static func entries(_ items: [(String, ArchiveEntry.Kind)], seed: UInt64) -> [ArchiveTOC.Entry] {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let sorted = items.sorted { ArchivePathOrder.areInIncreasingOrder($0.0.utf8, $1.0.utf8) }
         return sorted.enumerated().map { number, item in
             let mtime = ArchiveTimestamp(

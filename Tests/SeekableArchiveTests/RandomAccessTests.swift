@@ -1,5 +1,6 @@
 // Reads through the TOC alone: every file, seeded random ranges, fetch volume, corruption detection.
 import Foundation
+import SeededRandom
 import Synchronization
 import SystemPackage
 import Testing
@@ -43,7 +44,7 @@ final class RecordingSource: ArchiveByteSource {
         }
 
         let seed = UInt64(ProcessInfo.processInfo.environment["ARCHIVE_TEST_SEED"] ?? "") ?? 20_261_125
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         // Half the ranges hit the large files, where they cross member boundaries.
         let large = files.filter { $0.size > 4 << 20 }
         for index in 0..<1000 {

@@ -1,5 +1,6 @@
 // Tests of TOC format 2: path order, round trips, streaming files, one-block lookups, size, damage.
 import Foundation
+import SeededRandom
 import SystemPackage
 import Testing
 
@@ -459,7 +460,7 @@ struct GeneratedTree: IteratorProtocol {
     private static let entriesPerMember = 1000
     let directories: Int
     let filesPerDirectory: Int
-    private var random: SeededGenerator
+    private var random: SplitMix64
     private var directory = 0
     /// -1: the directory itself is next.
     private var file = -1
@@ -471,7 +472,7 @@ struct GeneratedTree: IteratorProtocol {
     init(directories: Int, filesPerDirectory: Int, seed: UInt64) {
         self.directories = directories
         self.filesPerDirectory = filesPerDirectory
-        random = SeededGenerator(seed: seed)
+        random = SplitMix64(seed: seed)
     }
 
     /// The whole tree as one in-memory TOC.

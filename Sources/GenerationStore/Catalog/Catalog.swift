@@ -309,6 +309,17 @@ extension Node {
         return try Node.fetchOne(statement, arguments: [parent, Data(name)])
     }
 
+    /// The node at `path` below node `ancestor` (names separated by "/"), following the names
+    /// through the catalog; nil when one is missing.
+    static func descendant(_ db: Database, of ancestor: Int64, at path: [UInt8]) throws -> Node? {
+        var node = try withID(db, ancestor)
+        for name in path.split(separator: UInt8(ascii: "/")) {
+            guard let parent = node?.id else { return nil }
+            node = try child(db, parent: parent, name: Array(name))
+        }
+        return node
+    }
+
     /// The node with row id `id` (a cached statement: asked whenever a node is not in memory).
     static func withID(_ db: Database, _ id: Int64) throws -> Node? {
         let statement = try db.cachedStatement(sql: "SELECT \(selection) FROM node WHERE id = ?")

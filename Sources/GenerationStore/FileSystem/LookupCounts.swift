@@ -35,24 +35,24 @@ struct LookupCounts {
         return removed >= current
     }
 
-    /// Sets the count outright (tests start from counts no test could reach by adding).
+    /// Sets the count outright (tests start from counts no test could reach by adding). Every
+    /// lookup and forget comes here: the page is taken out of the table and put back, two hash
+    /// operations, and is mutated in place in between.
     mutating func setCount(_ id: Int64, _ value: UInt64) {
         let key = id >> Self.pageBits
+        guard value > 0 || pages[key] != nil else { return }
         let slot = Self.slot(id)
-        if pages[key] == nil {
-            guard value > 0 else { return }
-            pages[key] = Page()
-        }
-        let wasHeld = pages[key]!.counts[slot] != 0
+        var page = pages.removeValue(forKey: key) ?? Page()
+        let old = page.counts[slot]
+        if old == .max { large[id] = nil }
         if value >= UInt64(UInt32.max) {
-            pages[key]!.counts[slot] = .max
+            page.counts[slot] = .max
             large[id] = value
         } else {
-            if pages[key]!.counts[slot] == .max { large[id] = nil }
-            pages[key]!.counts[slot] = UInt32(value)
+            page.counts[slot] = UInt32(value)
         }
-        pages[key]!.held += (value > 0 ? 1 : 0) - (wasHeld ? 1 : 0)
-        if pages[key]!.held == 0 { pages[key] = nil }
+        page.held += (value > 0 ? 1 : 0) - (old != 0 ? 1 : 0)
+        if page.held > 0 { pages[key] = page }
     }
 
     private static func slot(_ id: Int64) -> Int { Int(id & Int64(pageSize - 1)) }

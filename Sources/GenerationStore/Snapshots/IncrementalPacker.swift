@@ -29,13 +29,13 @@ final class IncrementalPacker {
     private enum Pending {
         /// An entry made from the catalog.
         case walked(ArchiveEntry, Node)
-        /// An entry of the previous archive known to be unchanged (``addUnchanged(under:)``).
+        /// An entry of the previous archive known to be unchanged (``addUnchanged(_:)``).
         case unchanged(ArchiveTOC.Entry)
     }
 
     init(
         writer: SeekableTarWriter, blobs: BlobStore, previous: PreviousArchive?,
-        nodeAt: @escaping ([UInt8]) throws -> Node? = { _ in nil }
+        nodeAt: @escaping ([UInt8]) throws -> Node?
     ) {
         self.writer = writer
         self.blobs = blobs
@@ -61,10 +61,7 @@ final class IncrementalPacker {
             try compressMatched()
         }
         guard let previous else { return try compress(entry, node) }
-        while let group = previous.current, ArchivePathOrder.areInIncreasingOrder(group.entries[0].pathBytes, path) {
-            passed = group
-            try previous.advance()
-        }
+        try pass(groupsBefore: path, in: previous)
         guard let group = previous.current, isUnchanged(entry, node, was: group.entries[0]) else {
             return try compress(entry, node)
         }
@@ -85,12 +82,7 @@ final class IncrementalPacker {
             if let group = previous.current, !matched.isEmpty, group.entries[matched.count].pathBytes != first {
                 try compressMatched()
             }
-            while matched.isEmpty, let group = previous.current,
-                ArchivePathOrder.areInIncreasingOrder(group.entries[0].pathBytes, first)
-            {
-                passed = group
-                try previous.advance()
-            }
+            if matched.isEmpty { try pass(groupsBefore: first, in: previous) }
         }
         // Entries of a group already passed are compressed again: their group is gone. (It may
         // hold several runs, so it is kept until a later group is copied.)
@@ -122,6 +114,15 @@ final class IncrementalPacker {
             try reuse(group)
         }
         return added
+    }
+
+    /// Moves past the groups that start before `path` (none can be copied any more), keeping the
+    /// last of them in `passed`.
+    private func pass(groupsBefore path: [UInt8], in previous: PreviousArchive) throws {
+        while let group = previous.current, ArchivePathOrder.areInIncreasingOrder(group.entries[0].pathBytes, path) {
+            passed = group
+            try previous.advance()
+        }
     }
 
     /// Writes what is still held back; call after the last entry.

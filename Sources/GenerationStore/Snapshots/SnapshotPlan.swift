@@ -76,7 +76,7 @@ struct SnapshotPlan {
         try tree.read { db in
             let versionID = version.nodeID
             let packer = IncrementalPacker(
-                writer: writer, blobs: blobs, previous: previous, nodeAt: { try Self.node(db, version: versionID, at: $0) })
+                writer: writer, blobs: blobs, previous: previous, nodeAt: { try Node.descendant(db, of: versionID, at: $0) })
             // From the version's own archive only the changed directories are read.
             var changed: ChangedTree?
             if case .changedBefore(let since) = previous?.trust {
@@ -118,16 +118,6 @@ struct SnapshotPlan {
     }
 
     static let progressStep = 64
-
-    /// The node named by `path` (relative to the version directory), following names from it.
-    private static func node(_ db: Database, version: Int64, at path: [UInt8]) throws -> Node? {
-        var node = try Node.withID(db, version)
-        for name in path.split(separator: UInt8(ascii: "/")) {
-            guard let parent = node?.id else { return nil }
-            node = try Node.child(db, parent: parent, name: Array(name))
-        }
-        return node
-    }
 
     /// A node's attributes as an archive entry carries them, in byte order of their names
     /// (the catalog's order for BLOB names).

@@ -1,6 +1,7 @@
 // Thin, errno-returning wrappers over the file system calls the mount tests make, so a test reads
 // as `#expect(Sys.mkdir(p) == .EINVAL)` and a failure prints the errno's name.
 import Foundation
+import SeededRandom
 
 #if canImport(Glibc)
     import Glibc
@@ -328,17 +329,4 @@ func patternBytes(count: Int, seed: UInt64) -> [UInt8] {
         }
     }
     return out
-}
-
-/// A small, fast, seedable generator (Steele, Lea, Flood 2014).
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

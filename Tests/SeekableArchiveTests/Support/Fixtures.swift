@@ -1,19 +1,7 @@
 // Builds the trees the tests archive: an exported real source tree and a generated tree of edge cases.
 import Foundation
+import SeededRandom
 import SystemPackage
-
-/// A deterministic generator (SplitMix64), so a failing seed can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum Fixtures {
     /// `git archive` of a tag from the local package mirrors, extracted into `directory`.
@@ -35,7 +23,7 @@ enum Fixtures {
             "{", "}", "=", "+", "self", "try", "guard", "else", "if", "for", "in", "0", "1", "4096", "path",
             "\n", "    ", ".", ",", ":", "Int", "UInt64", "String", "throws", "entry", "reader", "writer",
         ]
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(count + 16)
         while bytes.count < count {
@@ -88,7 +76,7 @@ enum Fixtures {
         try chmod(root.appending("modes"), 0o750)
 
         // Sub-second mtimes everywhere; directories last, deepest first, so children do not bump them.
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let all = try FileManager.default.subpathsOfDirectory(atPath: root.string).sorted { $0.count > $1.count }
         for relative in all {
             let seconds = 1_600_000_000 + Int(generator.next() % 100_000_000)
