@@ -59,6 +59,8 @@ let package = Package(
                 "SupabaseStorage",
                 "CLinux",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for the loops that read a row per directory entry (Catalog/RawRow.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

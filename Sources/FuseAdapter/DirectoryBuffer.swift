@@ -11,8 +11,12 @@ enum DirectoryBuffer {
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
             defer { buffer.deallocate() }
             var used = 0
+            // Each name NUL-terminated in one buffer kept for the whole reply.
+            var name = [CChar](repeating: 0, count: 256)
             try context.fileSystem.readdir(handle: handle, offset: UInt64(max(0, offset)), plus: plus) { entry, next in
-                let name = entry.name.map { CChar(bitPattern: $0) } + [0]
+                if entry.name.count >= name.count { name = [CChar](repeating: 0, count: entry.name.count + 1) }
+                for (index, byte) in entry.name.enumerated() { name[index] = CChar(bitPattern: byte) }
+                name[entry.name.count] = 0
                 let needed: Int
                 if plus {
                     var parameter = Reply.entryParameter(

@@ -35,6 +35,10 @@ final class Catalog: Sendable {
         var needsReinsert = false
     }
     private let batch: Mutex<Batch>
+    /// Counts the writer's write blocks: what was read on the writer is still what the catalog
+    /// holds while this has not moved (reads on the writer never overlap a write).
+    private let writes = Atomic<UInt64>(0)
+    var writeCount: UInt64 { writes.load(ordering: .acquiring) }
 
     /// Opens (creating if needed) the catalog at `path`, migrates it, makes sure the root and
     /// `projects/` exist with the given owner, and inserts what the create journal at
@@ -127,7 +131,7 @@ final class Catalog: Sendable {
 
     /// One change, committed before it returns, together with the open batch of creates.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
+        try writing { db in
             let result = try change(db, body)
             try commit(db)
             return result
@@ -140,7 +144,7 @@ final class Catalog: Sendable {
     /// batch commits with the next `write`, when it is full, or by `commitBatch`. If the journal
     /// cannot take the rows, it commits at once instead.
     func writeBatched<T>(_ body: (Database) throws -> (T, [Node])) throws -> T {
-        try pool.writeWithoutTransaction { db in
+        try writing { db in
             let (result, nodes) = try change(db, body)
             let full = batch.withLock { batch -> Bool? in
                 do {
@@ -163,7 +167,7 @@ final class Catalog: Sendable {
     /// Commits the open batch, if any (the file system does every CATALOG_COMMIT_INTERVAL).
     func commitBatch() throws {
         guard batch.withLock({ !$0.changed.isEmpty }) else { return }
-        try pool.writeWithoutTransaction { db in try commit(db) }
+        try writing { db in try commit(db) }
     }
 
     /// Copies committed pages from the WAL into the database, at most once a second, on the
@@ -188,10 +192,18 @@ final class Catalog: Sendable {
     /// Makes every committed transaction durable against power loss (fsync of the WAL and database).
     func checkpoint() throws {
         try checkpointing.withLock {
-            try pool.writeWithoutTransaction { db in
+            try writing { db in
                 try commit(db)
                 _ = try db.checkpoint(.passive)
             }
+        }
+    }
+
+    /// A block on the writer connection that may change the catalog (a commit's rollback too).
+    private func writing<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            writes.add(1, ordering: .releasing)
+            return try body(db)
         }
     }
 

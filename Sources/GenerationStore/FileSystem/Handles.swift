@@ -24,12 +24,16 @@ struct DirectoryHandle: Sendable {
     /// Taken at the first readdir (nil before): with `cache_readdir` the kernel often answers
     /// from its own copy and never asks.
     var entries: [ListedEntry]? = nil
+    /// Whole rows of the first entries, when the listing was read ahead (ListingReadahead).
+    var readAheadRows: ListingReadahead.Rows? = nil
 }
 
-struct ListedEntry: Sendable {
-    let entry: DirectoryEntry
-    /// The catalog node behind a real entry: readdirplus caches it with its lookup reference.
-    let node: Node?
+enum ListedEntry: Sendable {
+    /// ".", ".." and virtual entries, whole when listed (a few per directory: boxed, so that
+    /// the many catalog children take little room).
+    indirect case whole(DirectoryEntry)
+    /// A catalog child: its attributes are read when READDIRPLUS hands it out.
+    case child(ListedChild)
 }
 
 /// The kernel's references to catalog nodes (lookup counts, DESIGN's forget contract) and open handles.

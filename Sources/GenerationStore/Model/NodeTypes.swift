@@ -39,6 +39,18 @@ public enum NodeRole: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The role a catalog row spells in `text` (UTF-8), read without making a String: listings
+    /// decode one per entry. The user's kinds come first, being the most frequent.
+    init?(utf8 text: UnsafeRawBufferPointer) {
+        guard let role = Self.spellings.first(where: { $0.bytes.count == text.count && $0.bytes.elementsEqual(text) })
+        else { return nil }
+        self = role.role
+    }
+
+    private static let spellings: [(bytes: [UInt8], role: NodeRole)] =
+        ([.file, .dir, .symlink, .hardLink] + allCases.filter { ![.file, .dir, .symlink, .hardLink].contains($0) })
+        .map { (Array($0.rawValue.utf8), $0) }
+
     public var isUserContent: Bool {
         switch self {
         case .dir, .file, .symlink, .fifo, .socket, .characterDevice, .blockDevice, .hardLink: true

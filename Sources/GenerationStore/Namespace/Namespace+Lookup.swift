@@ -1,4 +1,4 @@
-// Looking things up: lookup and forget, getattr, readlink, and directory listings.
+// Looking things up: lookup and forget, getattr, readlink, opening a directory.
 import Foundation
 
 extension Namespace {
@@ -106,85 +106,5 @@ extension Namespace {
             }
         }
         return opened
-    }
-
-    /// Hands the entries from `offset` on to `add` until it returns false (its buffer is full).
-    /// With `plus`, each real entry added gets a lookup reference, exactly as if looked up.
-    public func readdir(
-        handle: UInt64, offset: UInt64, plus: Bool, add: (DirectoryEntry, _ nextOffset: UInt64) -> Bool
-    ) throws(FSError) {
-        let entries = try withLock { () throws(FSError) -> ArraySlice<ListedEntry> in
-            var directory = try openFiles.directory(handle)
-            if offset == 0 || directory.entries == nil {
-                // The first read, or a rewind: list now, so the caller sees every change made before.
-                directory.entries = try listingLocked(directory.directoryID)
-                openFiles.replaceDirectory(handle, directory)
-            }
-            let listed = directory.entries ?? []
-            guard offset < listed.count else { return [] }
-            return listed[Int(offset)...]
-        }
-        var added: [Node] = []
-        var next = offset
-        for listed in entries {
-            next += 1
-            guard add(listed.entry, next) else { break }
-            if plus, !listed.entry.isDotEntry, let node = listed.node { added.append(node) }
-        }
-        guard !added.isEmpty else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        // Cached while there is room (an `rm -rf` that follows a listing finds names in memory),
-        // but a listing never evicts: at a million entries that churn cost more than it saved.
-        let room = Self.cachedNodesLimit - nodes.count
-        for (index, node) in added.enumerated() {
-            guard let id = node.id else { continue }
-            if index < room, nodes[id] == nil { cacheLocked(node) }
-            references.addLookup(id)
-        }
-    }
-
-
-    private func listingLocked(_ ino: InodeNumber) throws(FSError) -> [ListedEntry] {
-        var listed: [ListedEntry] = []
-        func dot(_ name: String, _ attributes: Attributes) {
-            listed.append(
-                ListedEntry(
-                    entry: DirectoryEntry(name: Array(name.utf8), attributes: attributes, timeout: 0, isDotEntry: true),
-                    node: nil))
-        }
-        func add(_ name: [UInt8], _ entry: Entry, node: Node? = nil) {
-            listed.append(
-                ListedEntry(
-                    entry: DirectoryEntry(name: name, attributes: entry.attributes, timeout: entry.timeout, isDotEntry: false),
-                    node: node))
-        }
-        if let view = VirtualEntry(ino: ino) {
-            let entry = try virtualEntryLocked(view)
-            dot(".", entry.attributes)
-            dot("..", attributes(of: try nodeLocked(Catalog.rootID)))
-            for generation in try viewMembersLocked(view) {
-                let link = VirtualEntry(owner: generation.id ?? 0, kind: view.kind == .generationsView ? .generationsViewLink : .activeViewLink)
-                add(generation.nameBytes, try virtualEntryLocked(link))
-            }
-            return listed
-        }
-        let directory = try nodeLocked(ino: ino)
-        guard directory.kind == .directory, let directoryID = directory.id else {
-            throw FSError(.notDirectory, "not a directory")
-        }
-        dot(".", attributes(of: directory))
-        dot("..", attributes(of: try nodeLocked(directory.parentID ?? Catalog.rootID)))
-        for (name, virtual) in VirtualEntry.listed(in: directory) where virtualExistsLocked(virtual) {
-            add(name, try virtualEntryLocked(virtual, sized: false))
-        }
-        let children = try readCatalogLocked("listing a directory") { try Node.children($0, parent: directoryID) }
-        // The kernel takes the sizes a listing gives it: a file being written must show its writes.
-        takeAllWrittenLocked()
-        for child in children {
-            let current = try child.role == .hardLink ? inodeLocked(of: child) : child.id.flatMap { nodes[$0] } ?? child
-            add(child.nameBytes, entryLocked(current), node: current)
-        }
-        return listed
     }
 }

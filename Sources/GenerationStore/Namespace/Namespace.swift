@@ -32,6 +32,7 @@ final class Namespace: @unchecked Sendable {
     let uploads: UploadQueue
     let fetched: FetchedFiles
     let listings: ListingSchedule
+    let readahead: ListingReadahead
     /// One discovery per version of the bucket however many listings find it at once.
     let discoveries = SingleFlight<String>()
     let wakeups: Wakeups
@@ -98,6 +99,7 @@ final class Namespace: @unchecked Sendable {
         self.uploads = uploads
         self.fetched = fetched
         self.listings = listings
+        readahead = ListingReadahead(catalog: catalog)
         self.wakeups = wakeups
         self.connection = connection
         owner = Caller(uid: getuid(), gid: getgid())
