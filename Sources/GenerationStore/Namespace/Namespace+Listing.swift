@@ -38,7 +38,7 @@ extension Namespace {
             let chunk = rest.prefix(Self.attributedChunk)
             rest = rest.dropFirst(chunk.count)
             let attributed = try withLock { () throws(FSError) in try attributedLocked(chunk, of: directory) }
-            var added: [Int64] = []
+            var added: [Node] = []
             var full = false
             for one in attributed {
                 next += 1
@@ -48,20 +48,28 @@ extension Namespace {
                     full = true
                     break
                 }
-                if let id = node?.id { added.append(id) }
+                if let node { added.append(node) }
             }
             referenceListedLocked(added)
             if full { return }
         }
     }
 
-    /// The lookup references of the nodes a READDIRPLUS reply handed out. They are not cached:
-    /// filling the node cache from listings cost `find` more than later lookups saved.
-    private func referenceListedLocked(_ added: [Int64]) {
+    /// The lookup references of the nodes a READDIRPLUS reply handed out.
+    private func referenceListedLocked(_ added: [Node]) {
         guard !added.isEmpty else { return }
         lock.lock()
         defer { lock.unlock() }
-        for id in added { references.addLookup(id) }
+        // Cached while the cache is less than three quarters full: `ls -l` asks for every file's
+        // extended attributes, `cat` opens it, `rm -rf` unlinks it, and a cached node answers
+        // without a query. Never further: lookups evict an eighth of the cache when it is full,
+        // listings refilled it, and in `find` of a million files that churn cost 0.5 s of CPU.
+        let room = Self.cachedNodesLimit * 3 / 4 - nodes.count
+        for (index, node) in added.enumerated() {
+            guard let id = node.id else { continue }
+            if index < room, nodes[id] == nil { cacheLocked(node) }
+            references.addLookup(id)
+        }
     }
 
     /// The entries of `chunk` with their current attributes, each catalog child with its node
