@@ -50,13 +50,13 @@ extension Namespace {
                 }
                 if let node { added.append(node) }
             }
-            referenceListedLocked(added)
+            referenceListed(added)
             if full { return }
         }
     }
 
     /// The lookup references of the nodes a READDIRPLUS reply handed out.
-    private func referenceListedLocked(_ added: [Node]) {
+    private func referenceListed(_ added: [Node]) {
         guard !added.isEmpty else { return }
         lock.lock()
         defer { lock.unlock() }
