@@ -164,3 +164,67 @@ extension ListingTests {
         #expect(readahead.usedCount == used)
     }
 }
+
+extension ListingReadaheadTests {
+    @Test func rowsReadAheadAreNotUsedAfterTheCatalogChanged() throws {
+        let h = try Harness()
+        let a = try h.mkdir(try h.mkdir(try h.mkdir(try h.generation(), "v1"), "top"), "a")
+        for index in 0..<10 { _ = try h.writeFile(a, "f\(index)", "x") }
+        // A fresh mount of the same catalog: no node in memory, so READDIRPLUS's attributes come
+        // from the rows read ahead or from the catalog.
+        try h.reopen()
+        var top: InodeNumber = 1
+        for name in ["projects", "p1", "generations", "g1", "v1", "top"] { top = try h.lookup(top, name).attributes.ino }
+        let readahead = h.fileSystem.namespace.readahead
+        let used = readahead.usedCount
+        _ = try Self.names(h, top)
+        readahead.finishReading()
+
+        let opened = try h.fileSystem.opendir(try h.lookup(top, "a").attributes.ino)
+        defer { h.fileSystem.releasedir(handle: opened.handle) }
+        var offset: UInt64 = 0
+        try h.fileSystem.readdir(handle: opened.handle, offset: 0, plus: false) { _, next in
+            guard next <= 2 else { return false }  // "." and ".." only: the listing is taken
+            offset = next
+            return true
+        }
+        #expect(readahead.usedCount == used + 1)
+        // A change the node cache does not hold (here straight into the catalog).
+        try h.fileSystem.namespace.catalog.write { db in
+            try db.execute(sql: "UPDATE node SET mode = 384 WHERE name = ?", arguments: [Data("f5".utf8)])
+        }
+        var modes: [String: UInt32] = [:]
+        try h.fileSystem.readdir(handle: opened.handle, offset: offset, plus: true) { entry, _ in
+            modes[String(decoding: entry.name, as: UTF8.self)] = entry.attributes.mode
+            return true
+        }
+        #expect(modes["f5"] == 0o600 && modes["f4"] == 0o644, "\(modes)")
+    }
+}
+
+/// The listing's row decoder (SQLite's column calls) and GRDB's read every column the same way.
+@Suite struct RawRowTests {
+    @Test func rawRowsDecodeEveryKindOfNodeAsGRDBDoes() throws {
+        let h = try Harness()
+        let v1 = try h.mkdir(try h.generation(), "v1")
+        let file = try h.writeFile(v1, "file", "content")
+        _ = try h.mkdir(v1, "dir")
+        _ = try h.fileSystem.symlink(target: Array("file".utf8), parent: v1, name: Array("sym".utf8), caller: h.caller)
+        _ = try h.fileSystem.link(file, newParent: v1, newName: Array("again".utf8))
+        _ = try h.fileSystem.mknod(parent: v1, name: Array("fifo".utf8), mode: 0o010644, rdev: 0, caller: h.caller)
+        _ = try h.fileSystem.mknod(parent: v1, name: Array("tty".utf8), mode: 0o020600, rdev: 0x0501, caller: h.caller)
+        let catalog = h.fileSystem.namespace.catalog
+        try catalog.write { db in
+            try db.execute(sql: "UPDATE node SET archive_path = ? WHERE id = ?", arguments: [Data("tree/file".utf8), Int64(file)])
+        }
+        let (viaGRDB, raw) = try catalog.read { db in
+            let viaGRDB = try Node.fetchAll(db, sql: "SELECT \(Node.selection) FROM node ORDER BY id")
+            var raw: [Node] = []
+            try RawRow.forEach(try db.makeStatement(sql: "SELECT \(Node.selection) FROM node ORDER BY id"), []) { raw.append(try Node($0)) }
+            return (viaGRDB, raw)
+        }
+        #expect(viaGRDB.count >= 12)
+        #expect(Set(viaGRDB.map(\.role)).isSuperset(of: [.root, .version, .dir, .file, .symlink, .hardLink, .fifo, .characterDevice]))
+        #expect(raw == viaGRDB)
+    }
+}

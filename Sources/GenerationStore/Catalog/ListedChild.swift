@@ -31,13 +31,16 @@ extension Node {
         return children
     }
 
-    /// The children of `parent` named from `first` through `last` (byte order), whole: the
-    /// attributes of a READDIRPLUS reply's entries, read in one statement.
-    static func children(_ db: Database, parent: Int64, from first: [UInt8], through last: [UInt8]) throws -> [Node] {
+    /// The children of `parent` named from `first` through `last` (byte order), whole and by id:
+    /// the attributes of a READDIRPLUS reply's entries, read in one statement.
+    static func childrenByID(_ db: Database, parent: Int64, from first: [UInt8], through last: [UInt8]) throws -> [Int64: Node] {
         let statement = try db.cachedStatement(
             sql: "SELECT \(selection) FROM node WHERE parent_id = ? AND name >= ? AND name <= ?")
-        var children: [Node] = []
-        try RawRow.forEach(statement, [parent, Data(first), Data(last)]) { children.append(try Node($0)) }
+        var children: [Int64: Node] = [:]
+        try RawRow.forEach(statement, [parent, Data(first), Data(last)]) { row in
+            let node = try Node(row)
+            children[row.int64(0)] = node
+        }
         return children
     }
 }

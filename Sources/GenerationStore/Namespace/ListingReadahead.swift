@@ -26,7 +26,7 @@ final class ListingReadahead: Sendable {
         var reading: Set<Int64> = []
         /// For directories whose parent was listed: the subdirectory after them in that listing.
         var nextSibling: [Int64: Int64] = [:]
-        /// Listings taken from here, for the log and tests.
+        /// Listings taken from here (tests read it).
         var used = 0
     }
 
@@ -82,12 +82,10 @@ final class ListingReadahead: Sendable {
         let listing = try? catalog.readOnWriter { db in
             let writeCount = catalog.writeCount
             let children = try Node.listedChildren(db, parent: directory)
-            var nodes: [Int64: Node] = [:]
             let first = children.prefix(Self.attributedCount)
+            var nodes: [Int64: Node] = [:]
             if let low = first.first?.name, let high = first.last?.name {
-                for node in try Node.children(db, parent: directory, from: low, through: high) {
-                    if let id = node.id { nodes[id] = node }
-                }
+                nodes = try Node.childrenByID(db, parent: directory, from: low, through: high)
             }
             return Listing(children: children, rows: Rows(writeCount: writeCount, nodes: nodes))
         }

@@ -87,10 +87,9 @@ extension Namespace {
         }
         var read: [Int64: Node] = [:]
         if let first = notCached.first, let last = notCached.last {
-            let rows = try readCatalogLocked("listing a directory") {
-                try Node.children($0, parent: directoryID, from: first, through: last)
+            read = try readCatalogLocked("listing a directory") {
+                try Node.childrenByID($0, parent: directoryID, from: first, through: last)
             }
-            for row in rows { if let id = row.id { read[id] = row } }
         }
         var attributed: [(entry: DirectoryEntry, node: Node?)?] = []
         attributed.reserveCapacity(chunk.count)
