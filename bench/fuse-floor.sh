@@ -8,7 +8,8 @@
 # multithreaded, all measured in this run.
 #
 # Usage (root): bash bench/fuse-floor.sh [N]      (N defaults to 200000)
-# Environment: SKIP_BUILD=1 (use the existing release binary), CBFS_BIN=<binary to run>
+# Environment: SKIP_BUILD=1 (use the existing release binary), CBFS_BIN=<binary to run>,
+# BASE_BIN=<another codebegenfs, measured too, as codebegenfs-base>
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,19 +69,24 @@ for mode in bindfs bindfs-mt; do
     measure "$mode" "$WORK/mnt-$mode/tree"
     fusermount3 -u "$WORK/mnt-$mode"
 done
-mkdir -p "$WORK/mnt-cbfs"
-USE_CLOUD_STORAGE=false WRITE_BACK_DELAY=600 "$BIN" mount "$WORK/mnt-cbfs" --foreground --data "$DISK/cbfs" >"$WORK/cbfs.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 500); do mountpoint -q "$WORK/mnt-cbfs" && break; sleep 0.02; done
-mkdir -p "$WORK/mnt-cbfs/projects/bench/generations/g1/v1"
-measure codebegenfs "$WORK/mnt-cbfs/projects/bench/generations/g1/v1/tree"
-fusermount3 -u "$WORK/mnt-cbfs"
+measure_cbfs() { # label binary
+    mkdir -p "$WORK/mnt-$1"
+    USE_CLOUD_STORAGE=false WRITE_BACK_DELAY=600 "$2" mount "$WORK/mnt-$1" --foreground --data "$DISK/$1" >"$WORK/$1.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 500); do mountpoint -q "$WORK/mnt-$1" && break; sleep 0.02; done
+    mkdir -p "$WORK/mnt-$1/projects/bench/generations/g1/v1"
+    measure "$1" "$WORK/mnt-$1/projects/bench/generations/g1/v1/tree"
+    fusermount3 -u "$WORK/mnt-$1"
+}
+LABELS=(plain bindfs bindfs-mt codebegenfs)
+if [[ -n ${BASE_BIN:-} ]]; then measure_cbfs codebegenfs-base "$(realpath "$BASE_BIN")"; LABELS+=(codebegenfs-base); fi
+measure_cbfs codebegenfs "$BIN"
 
 cat <<EOF
 
 | $N files | create (files/s) | × plain | × bindfs-mt | find cold (s) | × plain | × bindfs-mt | find hot (s) | × plain |
 |---|---|---|---|---|---|---|---|---|
 EOF
-for label in plain bindfs bindfs-mt codebegenfs; do
+for label in "${LABELS[@]}"; do
     echo "| $label | ${CREATE[$label]} | $(ratio "${CREATE[$label]}" "${CREATE[plain]}") | $(ratio "${CREATE[$label]}" "${CREATE[bindfs-mt]}") | ${COLD[$label]} | $(ratio "${COLD[$label]}" "${COLD[plain]}") | $(ratio "${COLD[$label]}" "${COLD[bindfs-mt]}") | ${HOT[$label]} | $(ratio "${HOT[$label]}" "${HOT[plain]}") |"
 done

@@ -29,10 +29,11 @@ import Testing
             versionID: nil)
     }
 
-    /// Creates `node` the way the file system does: one batched insert.
+    /// Creates `node` the way the file system does: one batched insert (in a savepoint unless
+    /// `singleStatement`, as for files).
     @discardableResult
-    func create(_ catalog: Catalog, _ node: Node) throws -> Node {
-        try catalog.writeBatched { db in
+    func create(_ catalog: Catalog, _ node: Node, singleStatement: Bool = false) throws -> Node {
+        try catalog.writeBatched(singleStatement: singleStatement) { db in
             var inserted = node
             try inserted.insertRow(db)
             return (inserted, [inserted])
@@ -139,6 +140,22 @@ import Testing
         }
         #expect(try openCatalog().replayedChanges == 2)
         #expect(try committedChildren().map(\.name) == [Data("also".utf8), Data("kept".utf8)])
+    }
+
+    @Test func aFailingSingleStatementChangeWithoutASavepointIsUndoneAloneToo() throws {
+        do {
+            let catalog = try openCatalog()
+            try create(catalog, node(Array("first".utf8), role: .file), singleStatement: true)
+            try create(catalog, node(Array("kept".utf8), role: .file), singleStatement: true)
+            #expect(throws: DatabaseError.self, "UNIQUE(parent_id, name)") {
+                try create(catalog, node(Array("kept".utf8), role: .file), singleStatement: true)
+            }
+            try create(catalog, node(Array("also".utf8), role: .file), singleStatement: true)
+            #expect(try committedChildren().isEmpty, "all in the open batch")
+            try catalog.commitBatch()
+        }
+        #expect(try openCatalog().replayedChanges == 0, "the batch was committed, not replayed")
+        #expect(try committedChildren().map(\.name) == ["also", "first", "kept"].map { Data($0.utf8) })
     }
 
     /// A tmpfs of `kilobytes` under this test's directory, filled up; unmounted by the caller.

@@ -153,7 +153,9 @@ import Testing
     }
 
     @Test func anExpiredOrForeignUploadURLStartsANewUpload() async throws {
-        let h = try await Harness.resumable(expiry: .seconds(3))
+        // Every upload of this server expires: long enough that a fresh one finishes while 160 tests
+        // share two cores (at 3 s one expired mid-upload once), short enough to wait out once.
+        let h = try await Harness.resumable(expiry: .seconds(8))
         defer { Task { await h.stop() } }
         let size = Int(mib) + 100
         let file = try h.directory.write("archive", patternBytes(size, seed: 23))
@@ -165,7 +167,7 @@ import Testing
             upsert: false
         )
         _ = try await h.store.uploadChunk(uploadURL: old, fromFile: file, offset: 0, length: 1000, upsert: false)
-        try await Task.sleep(for: .milliseconds(3300))
+        try await Task.sleep(for: .milliseconds(8300))
         let progress = AcknowledgedOffsets()
         _ = try await h.store.uploadResumably(
             key: "expiring",

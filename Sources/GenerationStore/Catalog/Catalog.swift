@@ -142,10 +142,12 @@ final class Catalog: Sendable {
     /// `body` writes the rows and returns them, in the order written, with its result. The
     /// change joins the open batch and its rows are appended to the journal in one write; the
     /// batch commits with the next `write`, when it is full, or by `commitBatch`. If the journal
-    /// cannot take the rows, it commits at once instead.
-    func writeBatched<T>(_ body: (Database) throws -> (T, [Node])) throws -> T {
+    /// cannot take the rows, it commits at once instead. A `singleStatement` body joins the batch
+    /// without a savepoint: SQLite undoes a failing statement alone, and the savepoint's two
+    /// statements cost a create 5–15 µs of CPU.
+    func writeBatched<T>(singleStatement: Bool = false, _ body: (Database) throws -> (T, [Node])) throws -> T {
         try writing { db in
-            let (result, nodes) = try change(db, body)
+            let (result, nodes) = try singleStatement && db.isInsideTransaction ? body(db) : change(db, body)
             let full = batch.withLock { batch -> Bool? in
                 do {
                     try journal.append(nodes.map { JournalEntry(batch: batch.number, node: $0) })

@@ -280,7 +280,9 @@ extension Namespace {
         rdev: UInt64 = 0
     ) throws(FSError) -> Node {
         let now = changeClock.now()
-        let node = try writeBatchedLocked("creating \(NameRules.printable(name))") { db -> (Node, [Node]) in
+        // Anything but a directory is one INSERT (a directory also updates its parent's link count).
+        let node = try writeBatchedLocked("creating \(NameRules.printable(name))", singleStatement: role != .dir) {
+            db -> (Node, [Node]) in
             var node = Node(
                 id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,

@@ -159,9 +159,9 @@ final class Namespace: @unchecked Sendable {
     /// writeCatalogLocked for a change whose commit may wait for the batch (Catalog.writeBatched):
     /// `body` returns the rows it wrote.
     func writeBatchedLocked<T>(
-        _ context: @autoclosure () -> String, _ body: (Database) throws -> (T, [Node])
+        _ context: @autoclosure () -> String, singleStatement: Bool = false, _ body: (Database) throws -> (T, [Node])
     ) throws(FSError) -> T {
-        try catalogCall(context) { try catalog.writeBatched(body) }
+        try catalogCall(context) { try catalog.writeBatched(singleStatement: singleStatement, body) }
     }
 
     func readCatalogLocked<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(FSError) -> T {
