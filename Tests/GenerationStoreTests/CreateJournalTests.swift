@@ -158,6 +158,33 @@ import Testing
         #expect(try committedChildren().map(\.name) == ["also", "first", "kept"].map { Data($0.utf8) })
     }
 
+    /// insertRow and updateRow bind values with SQLite's own calls (RawInsert.swift): every column
+    /// reads back as written, an empty blob stays empty (not NULL), nil stays NULL.
+    @Test func rowsWrittenWithRawBindingsReadBackAsWritten() throws {
+        let catalog = try openCatalog()
+        var link = node([0xff, 0x00, 0x41], role: .symlink, link: [])
+        link.archivePath = Data()
+        link.links = 3
+        link.rdev = UInt64.max
+        link.size = Int64.max
+        let written = try create(catalog, link)
+        let id = try #require(written.id)
+        var changed = written
+        changed.name = Data("renamed".utf8)
+        changed.mode = 0o4755
+        changed.inodeID = id
+        changed.archivePath = nil
+        try catalog.write { db in try changed.updateRow(db) }
+        let read = try catalog.read { db in try Node.withID(db, id) }
+        #expect(read == changed)
+        #expect(read?.linkTarget == Data(), "an empty target is a symlink's, not NULL")
+        #expect(throws: RecordError.self, "no row with that id") {
+            var missing = changed
+            missing.id = id + 1000
+            try catalog.write { db in try missing.updateRow(db) }
+        }
+    }
+
     /// A tmpfs of `kilobytes` under this test's directory, filled up; unmounted by the caller.
     /// Needs root (as the mount tests do); without it the test fails here, it is not skipped.
     func fullTmpfs(_ name: String, kilobytes: Int) throws -> String {

@@ -267,7 +267,7 @@ final class Catalog: Sendable {
 extension Node {
     /// Every column, in the order of `init(row:)`.
     static let selection = "id, " + changedColumns.joined(separator: ", ")
-    /// Every column but the id, in the order of `changedValues`.
+    /// Every column but the id, in the order `bindChangedColumns` binds them.
     private static let changedColumns = [
         "parent_id", "name", "role", "mode", "uid", "gid", "size", "atime_ns", "mtime_ns", "ctime_ns", "link_target",
         "version_id", "archive_path", "nlink", "rdev", "inode_id",
@@ -277,19 +277,31 @@ extension Node {
     private static let updateSQL =
         "UPDATE node SET \(changedColumns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?"
 
-    private var changedValues: [(any DatabaseValueConvertible)?] {
-        [
-            parentID, name, role.rawValue, mode, uid, gid, size, atimeNs, mtimeNs, ctimeNs, linkTarget, versionID, archivePath,
-            links, Int64(bitPattern: rdev), inodeID,
-        ]
+    private func bindChangedColumns(_ row: inout RawBindings) {
+        row.bind(parentID)
+        row.bind(name)
+        row.bind(role.rawValue)
+        row.bind(mode)
+        row.bind(uid)
+        row.bind(gid)
+        row.bind(size)
+        row.bind(atimeNs)
+        row.bind(mtimeNs)
+        row.bind(ctimeNs)
+        row.bind(linkTarget)
+        row.bind(versionID)
+        row.bind(archivePath)
+        row.bind(links)
+        row.bind(Int64(bitPattern: rdev))
+        row.bind(inodeID)
     }
 
-    // insertRow and updateRow do what GRDB's insert and update do, with statements prepared once:
-    // they run on every create and close, where the query interface's SQL building dominated.
+    // insertRow and updateRow do what GRDB's insert and update do, with statements prepared once
+    // and values bound with SQLite's calls: they run on every create and close.
 
     /// Inserts the node and sets its id.
     mutating func insertRow(_ db: Database) throws {
-        try db.cachedStatement(sql: Self.insertSQL).execute(arguments: StatementArguments(changedValues))
+        try db.cachedStatement(sql: Self.insertSQL).executeRaw(db, bindChangedColumns)
         id = db.lastInsertedRowID
     }
 
@@ -299,13 +311,18 @@ extension Node {
         guard let id else { return }
         try db.cachedStatement(
             sql: "UPDATE node SET mode = ?, uid = ?, gid = ?, size = ?, atime_ns = ?, mtime_ns = ?, ctime_ns = ? WHERE id = ?"
-        ).execute(arguments: [mode, uid, gid, size, atimeNs, mtimeNs, ctimeNs, id])
+        ).executeRaw(db) { row in
+            for value in [Int64(mode), Int64(uid), Int64(gid), size, atimeNs, mtimeNs, ctimeNs, id] { row.bind(value) }
+        }
     }
 
     /// Writes every column of the node's row; throws `RecordError.recordNotFound` if there is none.
     func updateRow(_ db: Database) throws {
         guard let id else { throw RecordError.recordNotFound(databaseTableName: Self.databaseTableName, key: ["id": .null]) }
-        try db.cachedStatement(sql: Self.updateSQL).execute(arguments: StatementArguments(changedValues + [id]))
+        try db.cachedStatement(sql: Self.updateSQL).executeRaw(db) { row in
+            bindChangedColumns(&row)
+            row.bind(id)
+        }
         if db.changesCount == 0 {
             throw RecordError.recordNotFound(databaseTableName: Self.databaseTableName, key: ["id": id.databaseValue])
         }

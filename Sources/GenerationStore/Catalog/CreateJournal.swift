@@ -26,7 +26,9 @@ final class CreateJournal: Sendable {
     /// Appends the entries of one change with a single write, so that a killed process leaves
     /// them whole or absent.
     func append(_ entries: [JournalEntry]) throws {
-        let record = entries.flatMap(Self.encode)
+        var record: [UInt8] = []
+        record.reserveCapacity(entries.count * 192)
+        for entry in entries { Self.encode(entry, into: &record) }
         let written = try record.withUnsafeBytes { try descriptor.write($0) }
         guard written == record.count else { throw Errno.ioError }
     }
@@ -57,23 +59,40 @@ final class CreateJournal: Sendable {
     private static let magicBeforeLinks: [UInt8] = Array("CBJ1".utf8)
 
     static func encode(_ entry: JournalEntry) -> [UInt8] {
+        var record: [UInt8] = []
+        encode(entry, into: &record)
+        return record
+    }
+
+    /// Appends the record of `entry` to `record`, written in place (a create journals one per file).
+    static func encode(_ entry: JournalEntry, into record: inout [UInt8]) {
         let node = entry.node
-        var payload: [UInt8] = []
-        payload.reserveCapacity(128 + (node.name?.count ?? 0) + (node.linkTarget?.count ?? 0))
-        for value in [entry.batch, node.id ?? 0, node.parentID ?? 0, node.versionID ?? 0] { payload.appendInteger(value) }
-        for value in [node.mode, node.uid, node.gid] { payload.appendInteger(value) }
-        for value in [node.size, node.atimeNs, node.mtimeNs, node.ctimeNs] { payload.appendInteger(value) }
-        payload.appendBytes(Data(node.role.rawValue.utf8))
-        payload.appendBytes(node.name)
-        payload.appendBytes(node.linkTarget)
-        payload.appendBytes(node.archivePath)
-        payload.appendInteger(node.links)
-        payload.appendInteger(node.rdev)
-        payload.appendInteger(node.inodeID ?? 0)
-        var record = magic
-        record.appendInteger(UInt32(payload.count))
-        record.appendInteger(fnv1a(payload[...]))
-        return record + payload
+        let start = record.count
+        record.append(contentsOf: magic)
+        record.appendInteger(UInt32(0))  // payload length and checksum, set once the payload is written
+        record.appendInteger(UInt64(0))
+        let payloadStart = record.count
+        record.appendInteger(entry.batch)
+        record.appendInteger(node.id ?? 0)
+        record.appendInteger(node.parentID ?? 0)
+        record.appendInteger(node.versionID ?? 0)
+        record.appendInteger(node.mode)
+        record.appendInteger(node.uid)
+        record.appendInteger(node.gid)
+        record.appendInteger(node.size)
+        record.appendInteger(node.atimeNs)
+        record.appendInteger(node.mtimeNs)
+        record.appendInteger(node.ctimeNs)
+        record.appendBytes(node.role.rawValue.utf8)
+        record.appendBytes(node.name)
+        record.appendBytes(node.linkTarget)
+        record.appendBytes(node.archivePath)
+        record.appendInteger(node.links)
+        record.appendInteger(node.rdev)
+        record.appendInteger(node.inodeID ?? 0)
+        let checksum = fnv1a(record[payloadStart...])
+        record.setInteger(UInt32(record.count - payloadStart), at: start + magic.count)
+        record.setInteger(checksum, at: start + magic.count + 4)
     }
 
     static func decode(_ bytes: [UInt8]) -> [JournalEntry] {
@@ -126,10 +145,16 @@ private extension [UInt8] {
         Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
     }
 
-    mutating func appendBytes(_ data: Data?) {
-        guard let data else { return appendInteger(UInt32.max) }
-        appendInteger(UInt32(data.count))
-        append(contentsOf: data)
+    mutating func setInteger<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { bytes in
+            for (index, byte) in bytes.enumerated() { self[offset + index] = byte }
+        }
+    }
+
+    mutating func appendBytes<Bytes: Collection<UInt8>>(_ bytes: Bytes?) {
+        guard let bytes else { return appendInteger(UInt32.max) }
+        appendInteger(UInt32(bytes.count))
+        append(contentsOf: bytes)
     }
 }
 
