@@ -312,7 +312,14 @@ extension Node {
         try db.cachedStatement(
             sql: "UPDATE node SET mode = ?, uid = ?, gid = ?, size = ?, atime_ns = ?, mtime_ns = ?, ctime_ns = ? WHERE id = ?"
         ).executeRaw(db) { row in
-            for value in [Int64(mode), Int64(uid), Int64(gid), size, atimeNs, mtimeNs, ctimeNs, id] { row.bind(value) }
+            row.bind(mode)
+            row.bind(uid)
+            row.bind(gid)
+            row.bind(size)
+            row.bind(atimeNs)
+            row.bind(mtimeNs)
+            row.bind(ctimeNs)
+            row.bind(id)
         }
     }
 

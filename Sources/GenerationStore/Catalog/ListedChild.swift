@@ -37,10 +37,7 @@ extension Node {
         let statement = try db.cachedStatement(
             sql: "SELECT \(selection) FROM node WHERE parent_id = ? AND name >= ? AND name <= ?")
         var children: [Int64: Node] = [:]
-        try RawRow.forEach(statement, [parent, Data(first), Data(last)]) { row in
-            let node = try Node(row)
-            children[row.int64(0)] = node
-        }
+        try RawRow.forEach(statement, [parent, Data(first), Data(last)]) { children[$0.int64(0)] = try Node($0) }
         return children
     }
 }

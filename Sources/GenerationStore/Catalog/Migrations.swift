@@ -149,16 +149,17 @@ enum CatalogMigrations {
                     """)
         }
         migrator.registerMigration("v10-role-check-without-in-list") { db in
-            // SQLite checks `role IN (<14 constants>)` by building a temporary b-tree of the list
-            // each time a statement runs: every create paid for one, about a third of its insert.
-            // The same set as a CASE is a chain of comparisons.
+            // v7 left `role IN (<14 constants>)`: SQLite checks such a list by building a temporary
+            // b-tree of it each time a statement runs, so every create paid for one (about a third
+            // of its insert). `roleCheck` is a chain of comparisons.
             try rewriteRoleCheck(db, to: roleCheck)
         }
         return migrator
     }
 
-    /// True exactly for the current roles, without an IN list.
-    static var roleCheck: String {
+    /// True exactly for the current roles, without an IN list (see v10). A new role needs a
+    /// migration that calls `rewriteRoleCheck(db, to: roleCheck)` again.
+    private static var roleCheck: String {
         "CASE role " + NodeRole.allCases.map { "WHEN '\($0.rawValue)' THEN 1" }.joined(separator: " ") + " ELSE 0 END"
     }
 
