@@ -24,15 +24,8 @@ BIN=$(realpath "${CBFS_BIN:-$ROOT/.build/release/codebegenfs}")
 
 source "$ROOT/bench/lib.sh"
 bench_workdir fuse-floor
-DISK="$WORK/disk"
-# Four trees of N one-block files, and an inode per 4 KiB (a sparse file: only what is written is used).
-truncate -s $((N * 20 / 1024 + 2048))M "$WORK/disk.img"
-mkfs.ext4 -q -F -i 4096 "$WORK/disk.img"
-mkdir -p "$DISK"
-mount -o loop "$WORK/disk.img" "$DISK"
-trap 'bench_cleanup_disk' EXIT INT TERM
-bench_cleanup_disk() { bench_cleanup_mounts; umount "$DISK" 2>/dev/null; bench_cleanup; }
-bench_cleanup_mounts() { for mp in "$WORK"/mnt-*; do grep -q " $mp " /proc/self/mountinfo && fusermount3 -u -z "$mp"; done; return 0; }
+# Four trees of N one-block files; an inode per 4 KiB (a sparse file: only what is written is used).
+bench_fresh_disk $((N * 20 / 1024 + 2048))
 
 create_tree() { # root -> files/s
     python3 - "$1" "$N" "$PER_DIR" <<'PY'

@@ -7,6 +7,7 @@
 # time until the version is usable, and `find -type f` cold and hot. Then a second mount reads the
 # version from a bundled server: one file cold, one directory, and `find` (bytes fetched, time, RSS).
 # Last, the first mount uploads the version and clean-up leaves its content to the bucket (time, RSS).
+# The plain tree and the daemon's data directory are on a fresh ext4 file system (bench_fresh_disk).
 #
 # Usage (root): bash bench/scale.sh [N]      (N defaults to 1000000; CI runs it with 100000 and MAX_RSS_MB=150)
 # Environment: SKIP_BUILD=1 (use the existing release binary), CBFS_BIN=<binary to run>,
@@ -26,8 +27,10 @@ BIN=$(realpath "${CBFS_BIN:-$ROOT/.build/release/codebegenfs}")
 
 source "$ROOT/bench/lib.sh"
 bench_workdir scale
+# The plain tree and the daemon's data directory: two trees of N one-block files, the catalog, archives.
+bench_fresh_disk $((N * 12 / 1024 + 2048))
 MP="$WORK/mnt-cbfs"
-DATA="$WORK/data-cbfs"
+DATA="$DISK/data-cbfs"
 VERSION_PATH=projects/bench/generations/g1/v1
 
 start_daemon() {
@@ -106,7 +109,7 @@ sample_rss &
 wait_usable projects >/dev/null
 mkdir -p "$MP/$VERSION_PATH"
 TREE="$MP/$VERSION_PATH/tree"
-PLAIN="$WORK/plain/tree"
+PLAIN="$DISK/plain/tree"
 
 read -r CREATE_PLAIN TENTHS_PLAIN <<<"$(create_tree "$PLAIN")"  # first: the daemon's packing would compete with it
 phase create
@@ -123,10 +126,10 @@ sleep 5
 ARCHIVE="$DATA/archives/$VERSION_PATH.tar.gz"
 ARCHIVE_BYTES=$(stat -c %s "$ARCHIVE")
 TOC_BYTES=$(stat -c %s "$DATA/archives/$VERSION_PATH.toc.json")
-TAR_WARM=$(timed tar -czf "$WORK/plain.tar.gz" -C "$WORK/plain" tree)
+TAR_WARM=$(timed tar -czf "$WORK/plain.tar.gz" -C "$DISK/plain" tree)
 TAR_BYTES=$(stat -c %s "$WORK/plain.tar.gz")
 drop_caches
-TAR_COLD=$(timed tar -czf "$WORK/plain.tar.gz" -C "$WORK/plain" tree)
+TAR_COLD=$(timed tar -czf "$WORK/plain.tar.gz" -C "$DISK/plain" tree)
 
 phase change
 echo x >>"$TREE/d0000/f0000"
