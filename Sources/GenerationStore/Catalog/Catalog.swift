@@ -297,7 +297,8 @@ extension Node {
     }
 
     // insertRow and updateRow do what GRDB's insert and update do, with statements prepared once
-    // and values bound with SQLite's calls: they run on every create and close.
+    // and values bound with SQLite's calls: they run on every create and close, and for every
+    // entry a listing catalogues from a bucket version's TOC.
 
     /// Inserts the node and sets its id.
     mutating func insertRow(_ db: Database) throws {

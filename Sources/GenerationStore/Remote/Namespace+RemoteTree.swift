@@ -136,7 +136,7 @@ extension Namespace {
                 break
             }
         }
-        try node.insert(db)
+        try node.insertRow(db)
         if case .entry(let entry) = found, let id = node.id {
             for xattr in entry.xattrs where NameRules.isUserAttribute(xattr.name) {
                 try ExtendedAttribute(nodeID: id, name: Data(xattr.name), value: Data(xattr.value)).insert(db)
