@@ -1,6 +1,6 @@
 # Shared by the benchmarks that mount codebegenfs beside its peers (daemon-probe.sh, tree-ops.sh):
 # a work directory cleaned up on exit, the source tree they copy, codebegenfs mounts, and helpers.
-# Source it after setting SWIFT_PACKAGES; it defines WORK, SRC, FILES, DEST and PID.
+# Source it after setting SWIFT_PACKAGES; it defines WORK, DISK, SRC, FILES, DEST and PID.
 
 # A fresh work directory under /var/tmp; every mount in it and every daemon started is removed on exit.
 bench_workdir() { # prefix
