@@ -27,7 +27,7 @@ BIN=$(realpath "${CBFS_BIN:-$ROOT/.build/release/codebegenfs}")
 
 source "$ROOT/bench/lib.sh"
 bench_workdir scale
-# The plain tree and the daemon's data directory: two trees of N one-block files, the catalog, archives.
+# Sized for two trees of N one-block files (plain and the daemon's blobs), the catalog and the archives.
 bench_fresh_disk $((N * 12 / 1024 + 2048))
 MP="$WORK/mnt-cbfs"
 DATA="$DISK/data-cbfs"

@@ -178,6 +178,22 @@ import Testing
         let read = try catalog.read { db in try Node.withID(db, id) }
         #expect(read == changed)
         #expect(read?.linkTarget == Data(), "an empty target is a symlink's, not NULL")
+
+        // updateAttributes writes mode, owner, size and times, and leaves every other column.
+        var saved = changed
+        saved.mode = 0o600
+        saved.uid = 1000
+        saved.gid = 2000
+        saved.size = 12_345
+        saved.atimeNs = 1
+        saved.mtimeNs = -2
+        saved.ctimeNs = Int64.max
+        var notSaved = saved
+        notSaved.name = Data("not written".utf8)
+        notSaved.links = 9
+        try catalog.write { db in try notSaved.updateAttributes(db) }
+        #expect(try catalog.read { db in try Node.withID(db, id) } == saved)
+
         #expect(throws: RecordError.self, "no row with that id") {
             var missing = changed
             missing.id = id + 1000

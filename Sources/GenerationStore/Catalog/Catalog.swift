@@ -267,27 +267,25 @@ final class Catalog: Sendable {
 extension Node {
     /// Every column, in the order of `init(row:)`.
     static let selection = "id, " + changedColumns.joined(separator: ", ")
+    /// The columns that change in memory between saves, in the order `bindAttributes` binds them.
+    private static let attributeColumns = ["mode", "uid", "gid", "size", "atime_ns", "mtime_ns", "ctime_ns"]
     /// Every column but the id, in the order `bindChangedColumns` binds them.
-    private static let changedColumns = [
-        "parent_id", "name", "role", "mode", "uid", "gid", "size", "atime_ns", "mtime_ns", "ctime_ns", "link_target",
-        "version_id", "archive_path", "nlink", "rdev", "inode_id",
-    ]
+    private static let changedColumns =
+        ["parent_id", "name", "role"] + attributeColumns + ["link_target", "version_id", "archive_path", "nlink", "rdev", "inode_id"]
     private static let insertSQL =
         "INSERT INTO node (\(changedColumns.joined(separator: ", "))) VALUES (\(changedColumns.map { _ in "?" }.joined(separator: ", ")))"
-    private static let updateSQL =
-        "UPDATE node SET \(changedColumns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?"
+    private static let updateSQL = updateStatement(setting: changedColumns)
+    private static let updateAttributesSQL = updateStatement(setting: attributeColumns)
+
+    private static func updateStatement(setting columns: [String]) -> String {
+        "UPDATE node SET \(columns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?"
+    }
 
     private func bindChangedColumns(_ row: inout RawBindings) {
         row.bind(parentID)
         row.bind(name)
         row.bind(role.rawValue)
-        row.bind(mode)
-        row.bind(uid)
-        row.bind(gid)
-        row.bind(size)
-        row.bind(atimeNs)
-        row.bind(mtimeNs)
-        row.bind(ctimeNs)
+        bindAttributes(&row)
         row.bind(linkTarget)
         row.bind(versionID)
         row.bind(archivePath)
@@ -310,18 +308,20 @@ extension Node {
     /// that SQLite leaves the indexes on parent, name and version alone.
     func updateAttributes(_ db: Database) throws {
         guard let id else { return }
-        try db.cachedStatement(
-            sql: "UPDATE node SET mode = ?, uid = ?, gid = ?, size = ?, atime_ns = ?, mtime_ns = ?, ctime_ns = ? WHERE id = ?"
-        ).executeRaw(db) { row in
-            row.bind(mode)
-            row.bind(uid)
-            row.bind(gid)
-            row.bind(size)
-            row.bind(atimeNs)
-            row.bind(mtimeNs)
-            row.bind(ctimeNs)
+        try db.cachedStatement(sql: Self.updateAttributesSQL).executeRaw(db) { row in
+            bindAttributes(&row)
             row.bind(id)
         }
+    }
+
+    private func bindAttributes(_ row: inout RawBindings) {
+        row.bind(mode)
+        row.bind(uid)
+        row.bind(gid)
+        row.bind(size)
+        row.bind(atimeNs)
+        row.bind(mtimeNs)
+        row.bind(ctimeNs)
     }
 
     /// Writes every column of the node's row; throws `RecordError.recordNotFound` if there is none.
