@@ -119,17 +119,28 @@ final class MountedFS: @unchecked Sendable {
 
     var isMounted: Bool { Self.mountedType(at: mountpoint) == Self.fsType }
 
+    /// True when a live file system is mounted at `path`. statvfs always asks the daemon, so a
+    /// dead mount fails it with ENOTCONN, but after the dead mount is cleared it answers for the
+    /// plain directory underneath; stat tells that directory (on its parent's device) from a
+    /// mount root, but may answer a dead mount from cached attributes. Asked in this order, both
+    /// succeed only for a live mount, since a cleared dead mount never comes back.
+    private static func isAnsweringMountRoot(_ path: String) -> Bool {
+        var info = statvfs(), root = stat(), parent = stat()
+        let parentPath = (path as NSString).deletingLastPathComponent
+        return statvfs(path, &info) == 0 && stat(path, &root) == 0 && stat(parentPath, &parent) == 0
+            && root.st_dev != parent.st_dev
+    }
+
     // MARK: lifecycle
 
     /// Spawns `codebegenfs mount <mnt> --foreground --data <data>` and waits until it is mounted.
     func start(extraArguments: [String] = []) throws {
-        // A dead mount left by kill -9 is still listed (and its id may be reused by the new
-        // mount): wait for a mount that answers statvfs, which a dead one fails with ENOTCONN.
+        // A dead mount left by kill -9 is still listed until the new daemon clears it, so the
+        // mount table alone cannot tell old from new. See isAnsweringMountRoot for the test.
         let process = try spawnForeground(mountpoint: mountpoint, extraArguments: extraArguments)
         lock.withLock { self.process = process }
         let deadline = Date().addingTimeInterval(20)
-        var info = statvfs()
-        while !(isMounted && statvfs(mountpoint, &info) == 0) {
+        while !(isMounted && Self.isAnsweringMountRoot(mountpoint)) {
             if !process.isRunning {
                 process.waitUntilExit()
                 throw TestFailure(
