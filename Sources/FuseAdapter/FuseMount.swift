@@ -14,6 +14,12 @@ public struct MountOptions: Sendable {
         self.allowOther = allowOther
         self.kernelOptions = kernelOptions
     }
+
+    /// Whether the kernel must check mode bits (`default_permissions`). Without `allow_other`
+    /// only the mounting user may enter the mount; when that is root, which passes every mode
+    /// check, the checks change no answer (the kernel still refuses to exec a file without an x
+    /// bit) but cost a GETATTR of the directory after every create, one of six requests per file.
+    var needsKernelPermissionChecks: Bool { allowOther || geteuid() != 0 }
 }
 
 /// Runs fusermount3 (for users who may not call umount2 themselves); returns its exit status.
@@ -43,8 +49,9 @@ public final class FuseMount {
         self.mountpoint = mountpoint
         self.logger = logger
         context = Unmanaged.passRetained(FuseContext(fileSystem: fileSystem, logger: logger))
-        var mountOptions = "fsname=codebegenfs,subtype=codebegenfs,default_permissions"
+        var mountOptions = "fsname=codebegenfs,subtype=codebegenfs"
         if options.allowOther { mountOptions += ",allow_other" }
+        if options.needsKernelPermissionChecks { mountOptions += ",default_permissions" }
         // Device nodes open as on ext4 (libfuse mounts `nodev` by default). Only root may make
         // them, and only root may mount with `dev`.
         if geteuid() == 0 { mountOptions += ",dev" }

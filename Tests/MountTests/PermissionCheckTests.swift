@@ -1,0 +1,55 @@
+// Who checks mode bits. With --allow-other other users come in and the kernel checks their rights
+// (default_permissions); without it only root, the mounting user, may enter, and the mount leaves
+// out the kernel's checks, which root passes anyway, to save a request per created file.
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("Permission checks")
+struct PermissionCheckTests {
+    @Test func aRootOnlyMountActsOnModeBitsAsRootDoesOnExt4() throws {
+        try withMount { fs in
+            #expect(try !kernelOptions(of: fs).contains("default_permissions"))
+            let v1 = try fs.makeVersion()
+            #expect(Sys.writeFile(v1 + "/read-only.txt", "before\n", mode: 0o444) == .ok)
+            #expect(Sys.openOutcome(v1 + "/read-only.txt", O_WRONLY | O_APPEND) == .ok, "root writes a 0444 file")
+            #expect(Sys.writeFile(v1 + "/script.sh", "#!/bin/sh\necho ran\n", mode: 0o644) == .ok)
+            let notExecutable = try Shell.run(Shell.quote(v1 + "/script.sh"))
+            #expect(notExecutable.status == 126, "\(notExecutable)")
+            #expect(notExecutable.stderr.contains("Permission denied"), "\(notExecutable)")
+            #expect(Sys.chmod(v1 + "/script.sh", 0o755) == .ok)
+            #expect(try Shell.run(Shell.quote(v1 + "/script.sh")).stdout == "ran\n")
+        }
+    }
+
+    @Test func withAllowOtherOtherUsersGetOnlyWhatTheModeBitsGive() throws {
+        try withMount(start: false) { fs in
+            try fs.start(extraArguments: ["--allow-other"])
+            #expect(try kernelOptions(of: fs).contains("default_permissions"))
+            #expect(Glibc.chmod(fs.root, 0o755) == 0, "so that nobody can reach the mountpoint")
+            let v1 = try fs.makeVersion()
+            #expect(Sys.writeFile(v1 + "/mine.txt", "root's\n", mode: 0o644) == .ok)
+            let asNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups sh -c"
+            let read = try Shell.run("\(asNobody) \(Shell.quote("cat \(Shell.quote(v1))/mine.txt"))")
+            #expect(read.status == 0 && read.stdout == "root's\n", "\(read)")
+            let write = try Shell.run("\(asNobody) \(Shell.quote("echo theirs >> \(Shell.quote(v1))/mine.txt"))")
+            #expect(write.status != 0 && write.stderr.contains("Permission denied"), "\(write)")
+            let create = try Shell.run("\(asNobody) \(Shell.quote("echo new > \(Shell.quote(v1))/new.txt"))")
+            #expect(create.status != 0 && create.stderr.contains("Permission denied"), "\(create)")
+            #expect(try Sys.readText(v1 + "/mine.txt") == "root's\n")
+            #expect(!Sys.exists(v1 + "/new.txt"))
+        }
+    }
+
+    /// The options the kernel reports for the mount (the fourth field of /proc/self/mounts).
+    private func kernelOptions(of fs: MountedFS) throws -> [String] {
+        let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
+        guard let line = mounts.split(separator: "\n").last(where: { $0.split(separator: " ")[1] == fs.mountpoint }) else {
+            throw TestFailure("\(fs.mountpoint) is not in /proc/self/mounts")
+        }
+        return line.split(separator: " ")[3].split(separator: ",").map(String.init)
+    }
+}
