@@ -1,6 +1,7 @@
 // Who checks mode bits. With --allow-other other users come in and the kernel checks their rights
 // (default_permissions); without it only root, the mounting user, may enter, and the mount leaves
-// out the kernel's checks, which root passes anyway, to save a request per created file.
+// out the kernel's checks, which root passes anyway, to save a request per created file, unless
+// `-o default_permissions` asks for them.
 import Foundation
 import Testing
 
@@ -41,6 +42,21 @@ struct PermissionCheckTests {
             #expect(create.status != 0 && create.stderr.contains("Permission denied"), "\(create)")
             #expect(try Sys.readText(v1 + "/mine.txt") == "root's\n")
             #expect(!Sys.exists(v1 + "/new.txt"))
+        }
+    }
+
+    @Test func dashODefaultPermissionsKeepsTheChecksForARootWithoutDACOverride() throws {
+        try withMount(start: false) { fs in
+            try fs.start(extraArguments: ["-o", "default_permissions"])
+            #expect(try kernelOptions(of: fs).filter { $0 == "default_permissions" }.count == 1)
+            let v1 = try fs.makeVersion()
+            #expect(Sys.writeFile(v1 + "/read-only.txt", "kept\n", mode: 0o444) == .ok)
+            let withoutOverride = "setpriv --inh-caps=-dac_override --bounding-set=-dac_override sh -c"
+            let write = try Shell.run(
+                "\(withoutOverride) \(Shell.quote("echo more >> \(Shell.quote(v1))/read-only.txt"))")
+            #expect(write.status != 0 && write.stderr.contains("Permission denied"), "\(write)")
+            #expect(try Sys.readText(v1 + "/read-only.txt") == "kept\n")
+            #expect(Sys.openOutcome(v1 + "/read-only.txt", O_WRONLY | O_APPEND) == .ok, "full root still writes it")
         }
     }
 

@@ -16,17 +16,18 @@ struct MountSettings: Equatable {
     /// Generic mount options handed to the kernel (ro, nosuid, noatime, ...).
     var kernelOptions: [String] = []
 
-    /// Options the kernel applies to any mount; libfuse passes them on.
+    /// Options the kernel applies to any mount (and FUSE's default_permissions); libfuse passes them on.
     static let kernelFlags: Set<String> = [
         "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
         "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
+        "default_permissions",
     ]
     /// fstab and mount(8) bookkeeping that means nothing to the file system.
     static let ignored: Set<String> = ["defaults", "auto", "noauto", "user", "nouser", "users", "_netdev", "nofail", "owner", "group"]
 
     static let optionsHelp =
         "data=DIR, allow_other, foreground, env_file=FILE, wait=SECONDS; the kernel's ro, rw, nosuid, nodev, noexec, "
-        + "noatime and the like; fstab's defaults, auto, noauto, user, _netdev, nofail, x-* (ignored)"
+        + "noatime and the like; default_permissions; fstab's defaults, auto, noauto, user, _netdev, nofail, x-* (ignored)"
 
     /// Applies comma-separated `-o` options over the flags. Throws naming the first bad option.
     mutating func apply(options: [String]) throws {
