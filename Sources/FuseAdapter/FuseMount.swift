@@ -7,11 +7,14 @@ import Logging
 
 public struct MountOptions: Sendable {
     public var allowOther = false
+    /// Keep the kernel's mode checks even where needsKernelPermissionChecks would leave them out.
+    public var permissionChecks = false
     /// Generic mount options for the kernel (ro, nosuid, noatime, ...), which libfuse passes on.
     public var kernelOptions: [String] = []
 
-    public init(allowOther: Bool = false, kernelOptions: [String] = []) {
+    public init(allowOther: Bool = false, permissionChecks: Bool = false, kernelOptions: [String] = []) {
         self.allowOther = allowOther
+        self.permissionChecks = permissionChecks
         self.kernelOptions = kernelOptions
     }
 
@@ -20,11 +23,7 @@ public struct MountOptions: Sendable {
     /// check, the checks change no answer (the kernel still refuses to exec a file without an x
     /// bit) but cost a GETATTR of the directory after every create, one of six requests per file.
     /// `-o default_permissions` keeps them, for a root whose capabilities are cut down.
-    var needsKernelPermissionChecks: Bool {
-        allowOther || geteuid() != 0 || kernelOptions.contains(Self.permissionChecks)
-    }
-
-    static let permissionChecks = "default_permissions"
+    var needsKernelPermissionChecks: Bool { allowOther || permissionChecks || geteuid() != 0 }
 }
 
 /// Runs fusermount3 (for users who may not call umount2 themselves); returns its exit status.
@@ -56,11 +55,11 @@ public final class FuseMount {
         context = Unmanaged.passRetained(FuseContext(fileSystem: fileSystem, logger: logger))
         var mountOptions = "fsname=codebegenfs,subtype=codebegenfs"
         if options.allowOther { mountOptions += ",allow_other" }
-        if options.needsKernelPermissionChecks { mountOptions += ",\(MountOptions.permissionChecks)" }
+        if options.needsKernelPermissionChecks { mountOptions += ",default_permissions" }
         // Device nodes open as on ext4 (libfuse mounts `nodev` by default). Only root may make
         // them, and only root may mount with `dev`.
         if geteuid() == 0 { mountOptions += ",dev" }
-        for option in options.kernelOptions where option != MountOptions.permissionChecks { mountOptions += ",\(option)" }
+        for option in options.kernelOptions { mountOptions += ",\(option)" }
         for argument in ["codebegenfs", "-o", mountOptions] { fuse_opt_add_arg(&arguments, argument) }
         var operations = makeLowLevelOperations()
         session = cfuse_session_new(&arguments, &operations, MemoryLayout<fuse_lowlevel_ops>.size, context.toOpaque())

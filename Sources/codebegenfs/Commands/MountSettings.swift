@@ -10,24 +10,25 @@ struct MountSettings: Equatable {
     var foreground = false
     var dataDirectory: String?
     var allowOther = false
+    /// `default_permissions`: keep the kernel's mode checks even where the mount could leave them out.
+    var permissionChecks = false
     var envFile: String?
     /// Seconds to wait for an earlier daemon on the same data directory to finish saving.
     var waitLimit = 300.0
     /// Generic mount options handed to the kernel (ro, nosuid, noatime, ...).
     var kernelOptions: [String] = []
 
-    /// Options the kernel applies to any mount (and FUSE's default_permissions); libfuse passes them on.
+    /// Options the kernel applies to any mount; libfuse passes them on.
     static let kernelFlags: Set<String> = [
         "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
         "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
-        "default_permissions",
     ]
     /// fstab and mount(8) bookkeeping that means nothing to the file system.
     static let ignored: Set<String> = ["defaults", "auto", "noauto", "user", "nouser", "users", "_netdev", "nofail", "owner", "group"]
 
     static let optionsHelp =
-        "data=DIR, allow_other, foreground, env_file=FILE, wait=SECONDS; the kernel's ro, rw, nosuid, nodev, noexec, "
-        + "noatime and the like; default_permissions; fstab's defaults, auto, noauto, user, _netdev, nofail, x-* (ignored)"
+        "data=DIR, allow_other, default_permissions, foreground, env_file=FILE, wait=SECONDS; the kernel's ro, rw, nosuid, nodev, noexec, "
+        + "noatime and the like; fstab's defaults, auto, noauto, user, _netdev, nofail, x-* (ignored)"
 
     /// Applies comma-separated `-o` options over the flags. Throws naming the first bad option.
     mutating func apply(options: [String]) throws {
@@ -60,6 +61,9 @@ struct MountSettings: Equatable {
         case "allow_other":
             try none()
             allowOther = true
+        case "default_permissions":
+            try none()
+            permissionChecks = true
         case "foreground":
             try none()
             foreground = true
@@ -78,7 +82,8 @@ struct MountSettings: Equatable {
         var arguments = ["mount", mountpoint, "--foreground", "--data", dataDirectory, "--wait", String(waitLimit)]
         if allowOther { arguments.append("--allow-other") }
         if let envFile { arguments += ["--env-file", envFile] }
-        if !kernelOptions.isEmpty { arguments += ["-o", kernelOptions.joined(separator: ",")] }
+        let options = kernelOptions + (permissionChecks ? ["default_permissions"] : [])
+        if !options.isEmpty { arguments += ["-o", options.joined(separator: ",")] }
         return arguments
     }
 }

@@ -57,7 +57,9 @@ struct ForegroundDaemon {
             }
             let fuse = try FuseMount(
                 fileSystem: fileSystem, mountpoint: settings.mountpoint,
-                options: MountOptions(allowOther: settings.allowOther, kernelOptions: settings.kernelOptions), logger: logger)
+                options: MountOptions(
+                    allowOther: settings.allowOther, permissionChecks: settings.permissionChecks,
+                    kernelOptions: settings.kernelOptions), logger: logger)
             let snapshotter = BackgroundLoop(name: "snapshotter", interval: 0.05) {
                 fileSystem.saveChangesInBackground()
                 fileSystem.takeDueSnapshots()

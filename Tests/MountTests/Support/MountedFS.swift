@@ -85,20 +85,25 @@ final class MountedFS: @unchecked Sendable {
     /// The file system type mounted at `path` according to /proc/self/mountinfo (topmost mount), or nil.
     static func mountedType(at path: String) -> String? { mountEntry(at: path)?.type }
 
-    /// The topmost mount at `path`: its mount id (unique per mount) and file system type.
-    static func mountEntry(at path: String) -> (id: String, type: String)? { mountEntries(at: path).last }
+    typealias MountEntry = (id: String, type: String, superOptions: [String])
+
+    /// The topmost mount at `path`: its mount id (unique per mount), file system type, and the
+    /// options of its file system (for FUSE: user_id, allow_other, default_permissions, ...).
+    static func mountEntry(at path: String) -> MountEntry? { mountEntries(at: path).last }
 
     /// Every mount stacked at `path`, bottom first.
-    static func mountEntries(at path: String) -> [(id: String, type: String)] {
+    static func mountEntries(at path: String) -> [MountEntry] {
         guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
-        var found: [(id: String, type: String)] = []
+        var found: [MountEntry] = []
         for line in text.split(separator: "\n") {
             let halves = line.components(separatedBy: " - ")
             guard halves.count >= 2 else { continue }
             let left = halves[0].split(separator: " ")
             let right = halves[1].split(separator: " ")
-            guard left.count >= 5, let type = right.first else { continue }
-            if unescapeMountinfo(String(left[4])) == path { found.append((String(left[0]), String(type))) }
+            guard left.count >= 5, right.count >= 3, let type = right.first else { continue }
+            if unescapeMountinfo(String(left[4])) == path {
+                found.append((String(left[0]), String(type), right[2].split(separator: ",").map(String.init)))
+            }
         }
         return found
     }
