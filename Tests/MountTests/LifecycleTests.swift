@@ -215,9 +215,7 @@ struct LifecycleTests {
         }
     }
 
-    private func blobCount(_ fs: MountedFS) throws -> String {
-        try Shell.check("find \(Shell.quote(fs.dataDir))/blobs -type f | wc -l").stdout
-    }
+    private func blobCount(_ fs: MountedFS) throws -> String { "\(try fs.contentBlobs().count)\n" }
 
     /// Unlinks and rmdirs join the batch of creates (journaled, committed later): after a kill -9
     /// before any commit, the removed entries stay removed and their content is gone too.

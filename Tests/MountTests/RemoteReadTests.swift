@@ -52,7 +52,7 @@ import Testing
     @Test func cleanUpLeavesOnlyTheBucketAndReadsFetchIdenticalBytes() throws {
         let server = try StorageServerProcess()
         try Self.withCleanedUpVersion(server: server) { fs, source, version in
-            #expect(try Self.regularFiles(under: fs.dataDir + "/blobs") == 0, "blobs left after clean-up")
+            #expect(try fs.contentBlobs().count == 0, "blobs left after clean-up")
             #expect(!FileManager.default.fileExists(atPath: fs.dataDir + "/archives/\(Self.v1).tar.gz"))
 
             // The tree still shows everything, and every byte reads back from the bucket.
@@ -149,7 +149,7 @@ import Testing
             let status = try fs.status(Self.v1)
             #expect(status["local_copy"] as? Bool == true)
             #expect(["pending", "uploading"].contains(uploadState(status)), "\(status)")
-            #expect(try Self.regularFiles(under: fs.dataDir + "/blobs") == 14)
+            #expect(try fs.contentBlobs().count == 14)
             try Shell.check("diff -r \(Shell.quote(source)) \(Shell.quote(fs.path(Self.v1))) -x status.json -x download_url")
         }
     }

@@ -166,6 +166,22 @@ final class Catalog: Sendable {
         }
     }
 
+    /// Takes the next `count` ids off the node sequence for the caller to give out (BlobPool):
+    /// committed before it returns, so no insert of this run or a later one gets one of them.
+    func reserveIDs(_ count: Int) throws -> ClosedRange<Int64> {
+        try writing { db in
+            let last = try change(db) { db in
+                try db.execute(sql: "UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'node'", arguments: [count])
+                guard let last = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'node'") else {
+                    throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the node table has no sequence")
+                }
+                return last
+            }
+            try commit(db)
+            return (last - Int64(count) + 1)...last
+        }
+    }
+
     /// Commits the open batch, if any (the file system does every CATALOG_COMMIT_INTERVAL).
     func commitBatch() throws {
         guard batch.withLock({ !$0.changed.isEmpty }) else { return }
@@ -274,6 +290,8 @@ extension Node {
         ["parent_id", "name", "role"] + attributeColumns + ["link_target", "version_id", "archive_path", "nlink", "rdev", "inode_id"]
     private static let insertSQL =
         "INSERT INTO node (\(changedColumns.joined(separator: ", "))) VALUES (\(changedColumns.map { _ in "?" }.joined(separator: ", ")))"
+    private static let insertWithIDSQL =
+        "INSERT INTO node (id, \(changedColumns.joined(separator: ", "))) VALUES (?, \(changedColumns.map { _ in "?" }.joined(separator: ", ")))"
     private static let updateSQL = updateStatement(setting: changedColumns)
     private static let updateAttributesSQL = updateStatement(setting: attributeColumns)
 
@@ -299,9 +317,17 @@ extension Node {
     // entry a listing catalogues from a bucket version's TOC.
 
     /// Inserts the node and sets its id.
+    /// Inserts the node under its id, or under the next id of the sequence if it has none.
     mutating func insertRow(_ db: Database) throws {
-        try db.cachedStatement(sql: Self.insertSQL).executeRaw(db, bindChangedColumns)
-        id = db.lastInsertedRowID
+        if let id {
+            try db.cachedStatement(sql: Self.insertWithIDSQL).executeRaw(db) { row in
+                row.bind(id)
+                bindChangedColumns(&row)
+            }
+        } else {
+            try db.cachedStatement(sql: Self.insertSQL).executeRaw(db, bindChangedColumns)
+            id = db.lastInsertedRowID
+        }
     }
 
     /// Writes the columns that change in memory between saves (mode, owner, size, times), so

@@ -15,6 +15,7 @@ public final class GenerationFileSystem: Sendable {
     let snapshots: Snapshotter
     let fetched: FetchedFiles
     let blobs: BlobStore
+    let blobPool: BlobPool
     let trash: Trash
     let logger: Logger
     /// The upload queue: the Uploader's workers take their jobs here.
@@ -34,6 +35,7 @@ public final class GenerationFileSystem: Sendable {
         let wakeups = Wakeups()
         trash = try Trash(root: dataDirectory.trashPath)
         blobs = try BlobStore(root: dataDirectory.blobsPath, trash: trash)
+        blobPool = BlobPool(store: blobs, rangeFile: dataDirectory.blobsAheadPath) { try catalog.reserveIDs($0) }
         openFiles = OpenFiles()
         fetched = try FetchedFiles(root: dataDirectory.cachePath)
         snapshots = Snapshotter(
@@ -42,7 +44,7 @@ public final class GenerationFileSystem: Sendable {
             catalog: catalog, store: connection?.store, configuration: configuration, logger: logger, wakeups: wakeups)
         namespace = try Namespace(
             dataDirectory: dataDirectory, configuration: configuration, logger: logger, catalog: catalog, blobs: blobs,
-            openFiles: openFiles, snapshots: snapshots, uploads: uploads, fetched: fetched,
+            blobPool: blobPool, openFiles: openFiles, snapshots: snapshots, uploads: uploads, fetched: fetched,
             listings: ListingSchedule(interval: configuration.remoteListInterval), wakeups: wakeups, connection: connection)
         self.wakeups = wakeups
         self.board = board
@@ -217,6 +219,13 @@ public final class GenerationFileSystem: Sendable {
 
     /// At unmount: saves the sizes and times still waiting in memory, so the next mount starts clean.
     public func saveBeforeUnmount() { namespace.saveBeforeUnmount() }
+
+    /// The blob maker's job: makes empty blobs for creates to take when they run low (BlobPool).
+    /// Until it first runs, creates make their own blobs.
+    public func makeBlobsAhead() { blobPool.refill { logger.warning("\($0)") } }
+
+    /// At unmount, once the blob maker stopped: removes the blobs made ahead that no create took.
+    public func stopMakingBlobsAhead() { blobPool.stop() }
 
     /// One clean-up pass (the clean-up loop's job).
     public func cleanUp() { namespace.cleanUp() }

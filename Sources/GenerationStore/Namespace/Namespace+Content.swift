@@ -13,8 +13,16 @@ extension Namespace {
             // The kernel sends create only after a lookup missed, so the name is not looked up
             // again: the insert refuses an existing name with EEXIST (UNIQUE(parent_id, name)).
             let directory = try userDirectoryLocked(parent, forCreating: name, allowExisting: true)
-            let node = try insertUserNodeLocked(in: directory, name: name, role: .file, mode: mode, caller: caller)
-            let opened = try openBlobLocked(node, flags: flags)
+            let pooled = blobPool.take()
+            let node: Node
+            do throws(FSError) {
+                node = try insertUserNodeLocked(in: directory, name: name, role: .file, mode: mode, caller: caller, id: pooled)
+            } catch {
+                if let pooled { blobPool.giveBack(pooled) }
+                throw error
+            }
+            let opened = try openBlobLocked(node, flags: flags, made: pooled != nil)
+            if blobPool.needsRefill() { wakeups.blobsWanted() }
             return (entryLocked(node), opened)
         }
     }
@@ -145,12 +153,14 @@ extension Namespace {
 
     static func isWriting(_ flags: Int32) -> Bool { flags & O_ACCMODE != O_RDONLY }
 
-    private func openBlobLocked(_ node: Node, flags: Int32) throws(FSError) -> OpenedFile {
+    private func openBlobLocked(_ node: Node, flags: Int32, made: Bool = false) throws(FSError) -> OpenedFile {
         let writable = Self.isWriting(flags)
         let append = flags & O_APPEND != 0
         return try addBlobHandleLocked(
-            node, try blobs.open(node.ino, writable: writable, append: append), writable: writable, append: append)
+            node, try blobs.open(node.ino, writable: writable, append: append, made: made), writable: writable,
+            append: append)
     }
+
 
     /// Opens the cached copy of a remote-only file; nil if clean-up removed it meanwhile.
     private func openCachedLocked(_ node: Node) throws(FSError) -> OpenedFile? {

@@ -277,14 +277,14 @@ extension Namespace {
 
     func insertUserNodeLocked(
         in directory: Node, name: [UInt8], role: NodeRole, mode: UInt32, caller: Caller, linkTarget: [UInt8]? = nil,
-        rdev: UInt64 = 0
+        rdev: UInt64 = 0, id: Int64? = nil
     ) throws(FSError) -> Node {
         let now = changeClock.now()
         // Anything but a directory is one INSERT (a directory also updates its parent's link count).
         let node = try writeBatchedLocked("creating \(NameRules.printable(name))", singleStatement: role != .dir) {
             db -> (Node, [Node]) in
             var node = Node(
-                id: nil, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
+                id: id, parentID: directory.id, name: Data(name), role: role, mode: mode & 0o7777, uid: caller.uid,
                 gid: caller.gid, size: Int64(linkTarget?.count ?? 0), atimeNs: now.totalNanoseconds,
                 mtimeNs: now.totalNanoseconds, ctimeNs: now.totalNanoseconds, linkTarget: linkTarget.map { Data($0) },
                 versionID: directory.versionID, links: role == .dir ? 2 : 1, rdev: rdev)
@@ -302,7 +302,8 @@ extension Namespace {
         knownChildren.added(name, to: directory.id ?? 0)
         if role == .dir { knownChildren.directoryCreated(node.id ?? 0) }
         if role != .dir { touchDirectoryLaterLocked(directory, at: now) }
-        // A file's blob is created when create() opens it (BlobStore.open creates a missing blob).
+        // A file's blob is made ahead (`id` from the BlobPool) or when create() opens it
+        // (BlobStore.open creates a missing blob).
         touchVersionLocked(directory.versionID, at: now)
         cacheLocked(node)
         references.addLookup(node.id ?? 0)

@@ -20,6 +20,7 @@ import SystemPackage
 final class Namespace: @unchecked Sendable {
     let catalog: Catalog
     let blobs: BlobStore
+    let blobPool: BlobPool
     let configuration: Configuration
     let logger: Logger
     let owner: Caller
@@ -86,7 +87,7 @@ final class Namespace: @unchecked Sendable {
     /// uploads queued again.
     init(
         dataDirectory: DataDirectory, configuration: Configuration, logger: Logger, catalog: Catalog, blobs: BlobStore,
-        openFiles: OpenFiles, snapshots: Snapshotter, uploads: UploadQueue, fetched: FetchedFiles, listings: ListingSchedule,
+        blobPool: BlobPool, openFiles: OpenFiles, snapshots: Snapshotter, uploads: UploadQueue, fetched: FetchedFiles, listings: ListingSchedule,
         wakeups: Wakeups, connection: RemoteConnection?
     ) throws {
         self.dataDirectory = dataDirectory
@@ -94,6 +95,7 @@ final class Namespace: @unchecked Sendable {
         self.logger = logger
         self.catalog = catalog
         self.blobs = blobs
+        self.blobPool = blobPool
         self.openFiles = openFiles
         self.snapshots = snapshots
         self.uploads = uploads
@@ -111,6 +113,12 @@ final class Namespace: @unchecked Sendable {
             logger.notice("restored \(catalog.replayedChanges) created or changed entries from the journal (not yet committed when the last run stopped)")
         }
         try removeOrphans()
+        let leftovers = try BlobPool.removeLeftovers(rangeFile: dataDirectory.blobsAheadPath, store: blobs) { range in
+            try catalog.read { db in
+                Set(try Int64.fetchAll(db, sql: "SELECT id FROM node WHERE id BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound]))
+            }
+        }
+        if leftovers > 0 { logger.info("removed \(leftovers) empty blobs made ahead of creates by the last run") }
         // After a clean stop every size is in the catalog: no stat per file (a million at that scale).
         let stoppedCleanly = dataDirectory.takeCleanStopMark()
         if !stoppedCleanly { try recoverSizesFromBlobs() }

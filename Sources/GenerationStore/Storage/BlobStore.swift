@@ -27,8 +27,18 @@ struct BlobStore: Sendable {
     }
 
     /// Opens the blob for reading, or reading and writing; a missing blob (a crash between the
-    /// catalog insert and its creation) is created empty.
-    func open(_ ino: InodeNumber, writable: Bool, append: Bool) throws(FSError) -> FileDescriptor {
+    /// catalog insert and its creation) is created empty. With `made`, the blob is known to exist
+    /// (BlobPool): opened without O_CREAT, which would lock its directory against the pool's maker.
+    func open(_ ino: InodeNumber, writable: Bool, append: Bool, made: Bool = false) throws(FSError) -> FileDescriptor {
+        if made {
+            do {
+                return try FileDescriptor.open(
+                    path(ino), writable ? .readWrite : .readOnly, options: append ? [.append, .closeOnExec] : [.closeOnExec],
+                    retryOnInterrupt: true)
+            } catch {
+                // Gone after all (removed by hand): made again below.
+            }
+        }
         var options: FileDescriptor.OpenOptions = [.create, .closeOnExec]
         if append { options.insert(.append) }
         let openBlob = {

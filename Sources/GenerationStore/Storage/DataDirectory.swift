@@ -10,6 +10,8 @@ public struct DataDirectory: Sendable {
     /// Creates not yet committed to the catalog (Catalog/CreateJournal.swift).
     var createJournalPath: FilePath { root.appending("catalog.creates") }
     public var blobsPath: FilePath { root.appending("blobs") }
+    /// The inode numbers whose blobs may have been made ahead of creates (Storage/BlobPool.swift).
+    var blobsAheadPath: FilePath { root.appending("blobs-ahead") }
     public var archivesPath: FilePath { root.appending("archives") }
     /// Removed blobs, until the background deletes them (Storage/Trash.swift).
     var trashPath: FilePath { root.appending("trash") }

@@ -70,9 +70,17 @@ struct ForegroundDaemon {
             let trashEmptier = BackgroundLoop(name: "trash", interval: 0.25, runFirst: true, idlePriority: true) {
                 fileSystem.emptyTrash()
             }
+            // Makes empty blobs ahead of creates, on the core the request loop leaves free.
+            let blobMaker = BackgroundLoop(name: "blob maker", interval: 5, runFirst: true) { fileSystem.makeBlobsAhead() }
             fileSystem.wakeups.set(
                 contentAdded: { cleaner.poke() },
-                uploadQueued: { if let uploader { Task { await uploader.doorbell.ring() } } })
+                uploadQueued: { if let uploader { Task { await uploader.doorbell.ring() } } },
+                blobsWanted: { blobMaker.poke() })
+            blobMaker.start()
+            teardown.add("removing the blobs made ahead of creates") {
+                blobMaker.stop()
+                fileSystem.stopMakingBlobsAhead()
+            }
             cleaner.start()
             teardown.add("stopping clean-up") { cleaner.stop() }
             trashEmptier.start()

@@ -278,6 +278,29 @@ final class MountedFS: @unchecked Sendable {
         }
     }
 
+    // MARK: the data directory
+
+    /// The blobs under `<data>/blobs` that hold a file's content: every regular file but the empty
+    /// ones made ahead of creates, whose numbers `<data>/blobs-ahead` records while they may exist.
+    func contentBlobs() throws -> [String] {
+        let blobs = dataDir + "/blobs"
+        let ahead = (try? String(contentsOfFile: dataDir + "/blobs-ahead", encoding: .utf8))
+            .map { $0.split(whereSeparator: \.isWhitespace).compactMap { Int64($0) } } ?? []
+        let spare = ahead.count == 2 ? ahead[0]...ahead[1] : nil
+        return try FileManager.default.subpathsOfDirectory(atPath: blobs).filter { path in
+            guard let info = Sys.lstat(blobs + "/" + path), info.type == S_IFREG else { return false }
+            guard let spare, info.size == 0, let id = Int64((path as NSString).lastPathComponent) else { return true }
+            return !spare.contains(id)
+        }
+    }
+
+    /// The empty blobs made ahead of creates, not yet taken by one.
+    func spareBlobs() throws -> Int {
+        try FileManager.default.subpathsOfDirectory(atPath: dataDir + "/blobs").count { path in
+            Sys.lstat(dataDir + "/blobs/" + path)?.type == S_IFREG
+        } - contentBlobs().count
+    }
+
     // MARK: logs
 
     func logTail(_ bytes: Int = 6000) -> String {
