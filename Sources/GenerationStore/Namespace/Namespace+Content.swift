@@ -21,7 +21,8 @@ extension Namespace {
                 if let pooled { blobPool.giveBack(pooled) }
                 throw error
             }
-            let opened = try openBlobLocked(node, flags: flags, made: pooled != nil)
+            // A write-only creator's writes bypass the page cache (see `addBlobHandleLocked`).
+            let opened = try openBlobLocked(node, flags: flags, made: pooled != nil, uncached: flags & O_ACCMODE == O_WRONLY)
             if blobPool.needsRefill() { wakeups.blobsWanted() }
             return (entryLocked(node), opened)
         }
@@ -153,12 +154,14 @@ extension Namespace {
 
     static func isWriting(_ flags: Int32) -> Bool { flags & O_ACCMODE != O_RDONLY }
 
-    private func openBlobLocked(_ node: Node, flags: Int32, made: Bool = false) throws(FSError) -> OpenedFile {
+    private func openBlobLocked(
+        _ node: Node, flags: Int32, made: Bool = false, uncached: Bool = false
+    ) throws(FSError) -> OpenedFile {
         let writable = Self.isWriting(flags)
         let append = flags & O_APPEND != 0
         return try addBlobHandleLocked(
             node, try blobs.open(node.ino, writable: writable, append: append, made: made), writable: writable,
-            append: append)
+            append: append, uncached: uncached)
     }
 
 
@@ -168,8 +171,15 @@ extension Namespace {
         return try addBlobHandleLocked(node, descriptor, writable: false, append: false)
     }
 
+    /// With `uncached` (a write-only create), the handle bypasses the page cache (direct I/O):
+    /// the kernel then sends its writes without the page cache's work and without asking for the
+    /// file's security.capability attribute before each (a third fewer requests per small created
+    /// file). Nothing is lost: a write-only handle cannot be read or mapped, and the next open of a
+    /// file in an open version drops its cached pages anyway. A reader that opened the file
+    /// meanwhile still reads every write: each one changes the file's mtime and size, and the
+    /// kernel drops cached pages when it sees them change (libfuse's default auto_inval_data).
     private func addBlobHandleLocked(
-        _ node: Node, _ descriptor: FileDescriptor, writable: Bool, append: Bool
+        _ node: Node, _ descriptor: FileDescriptor, writable: Bool, append: Bool, uncached: Bool = false
     ) throws(FSError) -> OpenedFile {
         guard let id = node.id, let versionID = node.versionID else {
             try? descriptor.close()
@@ -180,7 +190,7 @@ extension Namespace {
         versionLastUsedNs[versionID] = Timespec.now().totalNanoseconds
         let sealed = versions[versionID]?.sealed == true
         let blob = BlobHandle(nodeID: id, versionID: versionID, descriptor: descriptor, writable: writable, append: append)
-        return OpenedFile(handle: openFiles.add(.blob(blob)), directIO: false, keepCache: sealed)
+        return OpenedFile(handle: openFiles.add(.blob(blob)), directIO: uncached, keepCache: sealed)
     }
 
     private func truncateLocked(_ node: Node, to size: UInt64) throws(FSError) {
