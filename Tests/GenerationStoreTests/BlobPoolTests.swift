@@ -82,6 +82,16 @@ import Testing
         #expect(Int64(after) > range.upperBound, "no number is given out twice")
     }
 
+    @Test func aDamagedRangeRecordIsIgnoredAndRemoved() throws {
+        let h = try Harness()
+        let v1 = try h.mkdir(try h.generation(), "v1")
+        let file = try h.writeFile(v1, "f", "kept")
+        try Data("12 x\n".utf8).write(to: URL(fileURLWithPath: h.directory + "/blobs-ahead"))
+        try h.reopen()
+        #expect(!FileManager.default.fileExists(atPath: h.directory + "/blobs-ahead"))
+        #expect(try h.readFile(file) == "kept")
+    }
+
     @Test func aCreateThatFailsGivesItsNumberBack() throws {
         let (h, v1, range) = try filledPool()
         let first = try h.writeFile(v1, "f", "one")
