@@ -112,6 +112,7 @@ TREE="$MP/$VERSION_PATH/tree"
 PLAIN="$DISK/plain/tree"
 
 read -r CREATE_PLAIN TENTHS_PLAIN <<<"$(create_tree "$PLAIN")"  # first: the daemon's packing would compete with it
+sync  # plain ext4's writeback would otherwise run during (and be charged to) codebegenfs's creates
 phase create
 read -r CREATE_CBFS TENTHS_CBFS <<<"$(create_tree "$TREE")"
 phase create-done
