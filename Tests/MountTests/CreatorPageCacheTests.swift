@@ -15,6 +15,15 @@ struct CreatorPageCacheTests {
         try Shell.check("python3 - \(arguments.map(Shell.quote).joined(separator: " ")) <<'PY'\n\(script)\nPY").stdout
     }
 
+    /// Mounts, runs `script` with the path of `file` in a new version as its argument, and hands
+    /// `check` the script's output and that path.
+    private func runOnFile(_ file: String, _ script: String, check: (_ output: String, _ path: String) throws -> Void) throws {
+        try withMount { fs in
+            let path = try fs.makeVersion() + "/" + file
+            try check(try python(script, path), path)
+        }
+    }
+
     /// Written through the page cache, each write(2) makes the kernel ask the daemon for the file's
     /// security.capability first (refused, as every attribute outside user.*): the daemon logs
     /// each refusal at trace level. A file created write-only is written without those questions.
@@ -43,26 +52,26 @@ struct CreatorPageCacheTests {
     }
 
     @Test func aReaderOpenedWhileTheCreatorWritesSeesEveryLaterWrite() throws {
-        try withMount { fs in
-            let v1 = try fs.makeVersion()
-            let output = try python(
-                """
-                import os, sys
-                path = sys.argv[1]
-                writer = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                os.write(writer, b"a" * 10)
-                reader = os.open(path, os.O_RDONLY)
-                print(os.pread(reader, 100, 0).decode())
-                os.write(writer, b"b" * 10)  # into the page the reader has read
-                print(os.pread(reader, 100, 0).decode())
-                os.write(writer, b"c" * 5000)
-                data = os.pread(reader, 10000, 0)
-                print(len(data), data[-3:].decode(), data.count(b"\\0"))
-                os.close(writer)
-                print(os.pread(reader, 100, 15).decode())
-                """, v1 + "/growing.log")
+        try runOnFile(
+            "growing.log",
+            """
+            import os, sys
+            path = sys.argv[1]
+            writer = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(writer, b"a" * 10)
+            reader = os.open(path, os.O_RDONLY)
+            print(os.pread(reader, 100, 0).decode())
+            os.write(writer, b"b" * 10)  # into the page the reader has read
+            print(os.pread(reader, 100, 0).decode())
+            os.write(writer, b"c" * 5000)
+            data = os.pread(reader, 10000, 0)
+            print(len(data), data[-3:].decode(), data.count(b"\\0"))
+            os.close(writer)
+            print(os.pread(reader, 100, 15).decode())
+            """
+        ) { output, path throws in
             #expect(output == "aaaaaaaaaa\naaaaaaaaaabbbbbbbbbb\n5020 ccc 0\nbbbbb" + String(repeating: "c", count: 95) + "\n")
-            #expect(try Sys.readText(v1 + "/growing.log") == String(repeating: "a", count: 10) + String(repeating: "b", count: 10)
+            #expect(try Sys.readText(path) == String(repeating: "a", count: 10) + String(repeating: "b", count: 10)
                 + String(repeating: "c", count: 5000))
         }
     }
@@ -70,51 +79,51 @@ struct CreatorPageCacheTests {
     /// Only the creator's own handle bypasses the cache: a file opened right after it closed (the
     /// daemon may not have seen the release yet) maps shared, and writes through the map land.
     @Test func aFileOpenedAfterItsCreatorClosedMapsShared() throws {
-        try withMount { fs in
-            let v1 = try fs.makeVersion()
-            let output = try python(
-                """
-                import mmap, os, sys
-                path = sys.argv[1]
-                writer = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-                os.write(writer, b"x" * 4096)
-                reader = os.open(path, os.O_RDONLY)
-                shared = mmap.mmap(reader, 4096, mmap.MAP_SHARED, mmap.PROT_READ)
-                print(shared[:3].decode())
-                shared.close()
-                os.close(reader)
-                os.close(writer)
-                again = os.open(path, os.O_RDWR)
-                shared = mmap.mmap(again, 4096, mmap.MAP_SHARED)
-                shared[:3] = b"abc"
-                shared.flush()
-                shared.close()
-                os.close(again)
-                print("mapped after close")
-                """, v1 + "/mapped.bin")
+        try runOnFile(
+            "mapped.bin",
+            """
+            import mmap, os, sys
+            path = sys.argv[1]
+            writer = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.write(writer, b"x" * 4096)
+            reader = os.open(path, os.O_RDONLY)
+            shared = mmap.mmap(reader, 4096, mmap.MAP_SHARED, mmap.PROT_READ)
+            print(shared[:3].decode())
+            shared.close()
+            os.close(reader)
+            os.close(writer)
+            again = os.open(path, os.O_RDWR)
+            shared = mmap.mmap(again, 4096, mmap.MAP_SHARED)
+            shared[:3] = b"abc"
+            shared.flush()
+            shared.close()
+            os.close(again)
+            print("mapped after close")
+            """
+        ) { output, path throws in
             #expect(output == "xxx\nmapped after close\n")
-            #expect(try Shell.check("head -c 5 \(Shell.quote(v1))/mapped.bin").stdout == "abcxx")
+            #expect(try Shell.check("head -c 5 \(Shell.quote(path))").stdout == "abcxx")
         }
     }
 
     @Test func aFileCreatedForReadingAndWritingKeepsThePageCacheAndSharedMaps() throws {
-        try withMount { fs in
-            let v1 = try fs.makeVersion()
-            let output = try python(
-                """
-                import mmap, os, sys
-                path = sys.argv[1]
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-                os.write(fd, b"y" * 4096)
-                shared = mmap.mmap(fd, 4096, mmap.MAP_SHARED)
-                shared[:4] = b"done"
-                shared.flush()
-                print(shared[:6].decode())
-                shared.close()
-                os.close(fd)
-                """, v1 + "/rw.bin")
+        try runOnFile(
+            "rw.bin",
+            """
+            import mmap, os, sys
+            path = sys.argv[1]
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            os.write(fd, b"y" * 4096)
+            shared = mmap.mmap(fd, 4096, mmap.MAP_SHARED)
+            shared[:4] = b"done"
+            shared.flush()
+            print(shared[:6].decode())
+            shared.close()
+            os.close(fd)
+            """
+        ) { output, path throws in
             #expect(output == "doneyy\n")
-            #expect(try Shell.check("head -c 6 \(Shell.quote(v1))/rw.bin").stdout == "doneyy")
+            #expect(try Shell.check("head -c 6 \(Shell.quote(path))").stdout == "doneyy")
         }
     }
 }

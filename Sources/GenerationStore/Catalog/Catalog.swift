@@ -316,7 +316,6 @@ extension Node {
     // and values bound with SQLite's calls: they run on every create and close, and for every
     // entry a listing catalogues from a bucket version's TOC.
 
-    /// Inserts the node and sets its id.
     /// Inserts the node under its id, or under the next id of the sequence if it has none.
     mutating func insertRow(_ db: Database) throws {
         if let id {
@@ -389,6 +388,11 @@ extension Node {
     static func withID(_ db: Database, _ id: Int64) throws -> Node? {
         let statement = try db.cachedStatement(sql: "SELECT \(selection) FROM node WHERE id = ?")
         return try Node.fetchOne(statement, arguments: [id])
+    }
+
+    /// Which of the row ids in `range` exist.
+    static func ids(_ db: Database, in range: ClosedRange<Int64>) throws -> Set<Int64> {
+        Set(try Int64.fetchAll(db, sql: "SELECT id FROM node WHERE id BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound]))
     }
 
     /// A directory's children in name order (every opendir of a directory not listed before).

@@ -14,7 +14,7 @@ public final class Wakeups: @unchecked Sendable {
 
     public func set(
         contentAdded: @escaping @Sendable () -> Void, uploadQueued: @escaping @Sendable () -> Void,
-        blobsWanted: @escaping @Sendable () -> Void = {}
+        blobsWanted: @escaping @Sendable () -> Void
     ) {
         lock.withLock {
             onContentAdded = contentAdded

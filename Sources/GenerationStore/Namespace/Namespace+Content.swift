@@ -13,7 +13,8 @@ extension Namespace {
             // The kernel sends create only after a lookup missed, so the name is not looked up
             // again: the insert refuses an existing name with EEXIST (UNIQUE(parent_id, name)).
             let directory = try userDirectoryLocked(parent, forCreating: name, allowExisting: true)
-            let pooled = blobPool.take()
+            let (pooled, runningLow) = blobPool.take()
+            if runningLow { wakeups.blobsWanted() }
             let node: Node
             do throws(FSError) {
                 node = try insertUserNodeLocked(in: directory, name: name, role: .file, mode: mode, caller: caller, id: pooled)
@@ -23,7 +24,6 @@ extension Namespace {
             }
             // A write-only creator's writes bypass the page cache (see `addBlobHandleLocked`).
             let opened = try openBlobLocked(node, flags: flags, made: pooled != nil, uncached: flags & O_ACCMODE == O_WRONLY)
-            if blobPool.needsRefill() { wakeups.blobsWanted() }
             return (entryLocked(node), opened)
         }
     }
@@ -163,7 +163,6 @@ extension Namespace {
             node, try blobs.open(node.ino, writable: writable, append: append, made: made), writable: writable,
             append: append, uncached: uncached)
     }
-
 
     /// Opens the cached copy of a remote-only file; nil if clean-up removed it meanwhile.
     private func openCachedLocked(_ node: Node) throws(FSError) -> OpenedFile? {

@@ -114,9 +114,7 @@ final class Namespace: @unchecked Sendable {
         }
         try removeOrphans()
         let leftovers = try BlobPool.removeLeftovers(rangeFile: dataDirectory.blobsAheadPath, store: blobs) { range in
-            try catalog.read { db in
-                Set(try Int64.fetchAll(db, sql: "SELECT id FROM node WHERE id BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound]))
-            }
+            try catalog.read { try Node.ids($0, in: range) }
         }
         if leftovers > 0 { logger.info("removed \(leftovers) empty blobs made ahead of creates by the last run") }
         // After a clean stop every size is in the catalog: no stat per file (a million at that scale).

@@ -17,7 +17,7 @@ final class BlobPool: Sendable {
     private struct State {
         /// Whether a maker runs (the daemon's loop); without one, creates make their own blobs.
         var running = false
-        /// Numbers whose empty blob exists, the lowest last (taken first).
+        /// Numbers whose empty blob exists, in descending order: the lowest last, taken first.
         var ready: [Int64] = []
         /// The maker was asked for more and has not made them yet.
         var refilling = false
@@ -35,31 +35,29 @@ final class BlobPool: Sendable {
         self.reserve = reserve
     }
 
-    /// A number whose empty blob exists, for a new regular file; nil when none is ready.
-    func take() -> Int64? { state.withLock { $0.ready.popLast() } }
-
-    /// Takes back a number from `take` that no row got (the create failed).
-    func giveBack(_ id: Int64) { state.withLock { $0.ready.append(id) } }
-
-    /// After a take: true once when the pool runs low, for the caller to wake the maker.
-    func needsRefill() -> Bool {
+    /// A number whose empty blob exists, for a new regular file (nil when none is ready), and
+    /// whether the pool just ran low: true once per refill, for the caller to wake the maker.
+    func take() -> (id: Int64?, runningLow: Bool) {
         state.withLock { state in
-            guard state.running, !state.refilling, state.ready.count < Self.lowWater else { return false }
-            state.refilling = true
-            return true
+            let id = state.ready.popLast()
+            let runningLow = state.running && !state.refilling && state.ready.count < Self.lowWater
+            if runningLow { state.refilling = true }
+            return (id, runningLow)
         }
     }
+
+    /// Takes back a number from `take` that no row got (the create failed). It was the lowest.
+    func giveBack(_ id: Int64) { state.withLock { $0.ready.append(id) } }
 
     /// The maker's job (its first run starts the pool): when the pool runs low, reserves numbers,
     /// records their range, then makes an empty blob for each. An error is reported to `log` and
     /// stops the pool; creates make their own blobs from then on.
     func refill(log: (String) -> Void) {
-        let lowest = state.withLock { state -> Int64?? in
+        let (asked, lowest) = state.withLock { state in
             state.running = true
-            guard state.refilling else { return nil }
-            return .some(state.ready.min())
+            return (state.refilling, state.ready.last)
         }
-        guard case .some(let lowest) = lowest else { return }
+        guard asked else { return }
         do {
             let range = try reserve(Self.batchSize)
             try recordRange(min(lowest ?? range.lowerBound, range.lowerBound)...range.upperBound)

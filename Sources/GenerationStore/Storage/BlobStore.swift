@@ -30,28 +30,20 @@ struct BlobStore: Sendable {
     /// catalog insert and its creation) is created empty. With `made`, the blob is known to exist
     /// (BlobPool): opened without O_CREAT, which would lock its directory against the pool's maker.
     func open(_ ino: InodeNumber, writable: Bool, append: Bool, made: Bool = false) throws(FSError) -> FileDescriptor {
-        if made {
-            do {
-                return try FileDescriptor.open(
-                    path(ino), writable ? .readWrite : .readOnly, options: append ? [.append, .closeOnExec] : [.closeOnExec],
-                    retryOnInterrupt: true)
-            } catch {
-                // Gone after all (removed by hand): made again below.
-            }
-        }
-        var options: FileDescriptor.OpenOptions = [.create, .closeOnExec]
+        var options: FileDescriptor.OpenOptions = [.closeOnExec]
         if append { options.insert(.append) }
-        let openBlob = {
+        let openBlob = { (options: FileDescriptor.OpenOptions) in
             try FileDescriptor.open(
                 path(ino), writable ? .readWrite : .readOnly, options: options, permissions: [.ownerReadWrite],
                 retryOnInterrupt: true)
         }
         do {
             do {
-                return try openBlob()
+                return try openBlob(made ? options : options.union(.create))
             } catch Errno.noSuchFileOrDirectory {
+                // A missing directory, or a made blob removed by hand: made now.
                 try DataDirectory.makeDirectory(directory(ino))
-                return try openBlob()
+                return try openBlob(options.union(.create))
             }
         } catch {
             throw FSError.wrapping(error, "opening the blob of inode \(ino)")
