@@ -7,11 +7,6 @@
 #include <fuse3/fuse_lowlevel.h>
 #include <fuse3/fuse_opt.h>
 
-// fuse_session_loop_mt is a macro over a versioned symbol in 3.14.
-static inline int cfuse_session_loop_mt(struct fuse_session *se, struct fuse_loop_config *config) {
-    return fuse_session_loop_mt(se, config);
-}
-
 // fuse_session_new becomes a macro in 3.17; one wrapper keeps callers unchanged.
 static inline struct fuse_session *cfuse_session_new(struct fuse_args *args,
                                                      const struct fuse_lowlevel_ops *op,

@@ -1,4 +1,4 @@
-// One FUSE mount: creates the libfuse session, mounts it, runs the multithreaded request loop
+// One FUSE mount: creates the libfuse session, mounts it, runs the request loop (RequestLoop)
 // until unmounted or signalled (SIGINT/SIGTERM/SIGHUP), then unmounts and tears down.
 internal import CFuse
 import Foundation
@@ -103,13 +103,12 @@ public final class FuseMount {
         }
     }
 
-    /// Serves requests until the file system is unmounted or a signal arrives, then unmounts.
-    public func run(maxThreads: Int) -> Int32 {
-        let config = fuse_loop_cfg_create()
-        fuse_loop_cfg_set_max_threads(config, UInt32(maxThreads))
-        fuse_loop_cfg_set_clone_fd(config, 0)
-        let result = cfuse_session_loop_mt(session, config)
-        fuse_loop_cfg_destroy(config)
+    /// Serves requests on `threads` threads until the file system is unmounted or a signal
+    /// arrives, then unmounts. `spin`: how long the reading thread keeps reading after a request
+    /// before it sleeps (RequestLoop); zero sleeps at once.
+    public func run(threads: Int, spin: Duration) -> Int32 {
+        guard let session else { return -EINVAL }
+        let result = RequestLoop(session: session, threads: threads, spin: spin, logger: logger).run()
         fuse_session_unmount(session)
         signalSources.forEach { $0.cancel() }
         logger.info("unmounted \(mountpoint)")

@@ -39,6 +39,18 @@ import Testing
         }
     }
 
+    @Test func requestSpin() throws {
+        #expect(try Configuration.resolve(environment: [:], dotenv: nil, dataDirectoryFlag: "/d").requestSpinMicroseconds == 100)
+        let config = try Configuration.resolve(environment: ["REQUEST_SPIN_MICROSECONDS": "0"], dotenv: nil, dataDirectoryFlag: "/d")
+        #expect(config.requestSpinMicroseconds == 0)
+        #expect(throws: ConfigurationError("REQUEST_SPIN_MICROSECONDS must be a non-negative number, not \"-5\"")) {
+            try Configuration.resolve(environment: ["REQUEST_SPIN_MICROSECONDS": "-5"], dotenv: nil, dataDirectoryFlag: "/d")
+        }
+        #expect(throws: ConfigurationError("REQUEST_SPIN_MICROSECONDS must be at most 1000000 (one second), not \"1e30\"")) {
+            try Configuration.resolve(environment: ["REQUEST_SPIN_MICROSECONDS": "1e30"], dotenv: nil, dataDirectoryFlag: "/d")
+        }
+    }
+
     @Test func environmentOverridesDotenvAndFlagOverridesBoth() throws {
         let dotenv = """
             # comment

@@ -64,8 +64,13 @@ final class StorageServerProcess {
         throw TestFailure("serve-storage did not answer on \(url): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 
+    /// Stops the server process (SIGSTOP): connections stay open and requests wait unanswered.
+    func pause() { if pid > 0 { kill(pid, SIGSTOP) } }
+    func resume() { if pid > 0 { kill(pid, SIGCONT) } }
+
     func stop() {
         guard pid > 0 else { return }
+        kill(pid, SIGCONT)
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)

@@ -24,6 +24,10 @@ public struct Configuration: Sendable, Equatable, CustomStringConvertible, Custo
     /// one request. Supabase advises TUS above 6 MB; a very large value keeps every archive on the
     /// one-request path (a server without the resumable endpoint, or a baseline to compare with).
     public var resumableUploadMinBytes: Int64 = 6 << 20
+    /// Microseconds the thread reading FUSE requests keeps reading after one before it sleeps:
+    /// a busy client's next request then finds it awake (a wake-up costs more than most requests
+    /// on a virtual machine whose idle CPUs halt). 0 sleeps at once.
+    public var requestSpinMicroseconds: Double = 100
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -71,6 +75,12 @@ public struct Configuration: Sendable, Equatable, CustomStringConvertible, Custo
         }
         if let text = values["RESUMABLE_UPLOAD_MIN_BYTES"] {
             config.resumableUploadMinBytes = Int64(try parseNumber(text, "RESUMABLE_UPLOAD_MIN_BYTES"))
+        }
+        if let text = values["REQUEST_SPIN_MICROSECONDS"] {
+            config.requestSpinMicroseconds = try parseNumber(text, "REQUEST_SPIN_MICROSECONDS")
+            guard config.requestSpinMicroseconds <= 1_000_000 else {
+                throw ConfigurationError("REQUEST_SPIN_MICROSECONDS must be at most 1000000 (one second), not \"\(text)\"")
+            }
         }
         if config.supabaseURL != nil, config.serviceKey == nil, config.useCloudStorage {
             throw ConfigurationError("SUPABASE_URL is set but SUPABASE_SERVICE_KEY is not (set it in the environment or .env)")

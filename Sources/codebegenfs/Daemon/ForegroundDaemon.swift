@@ -102,11 +102,11 @@ struct ForegroundDaemon {
             Daemon.report(parent, "ready", final: true)
             parent = nil
             systemd?.ready("mounted at \(settings.mountpoint)")
-            let result = fuse.run(maxThreads: 8)
+            let result = fuse.run(threads: 8, spin: .microseconds(Int64(configuration.requestSpinMicroseconds)))
             board.enter(.stopping)
             systemd?.stopping("unmounted from \(settings.mountpoint); saving")
             if let systemd { followForSystemd(board, systemd) }
-            if result != 0 { logger.info("request loop ended by signal \(result)") }
+            if result != 0 { logger.info("request loop ended by errno \(-result)") }
             board.during("saving the catalog") { fileSystem.saveBeforeUnmount() }
         } catch {
             logger.error("mount failed: \(error)")
