@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Alternated A/B of creating small files: each arm (a codebegenfs binary, with settings of its own)
 # is mounted in turn on one fresh ext4 loop disk, and P Python processes at once each create N/P
-# files of 100 bytes (open/write/close) in an open version after 500 to warm up; R rounds. Prints
+# files of 100 bytes (open/write/close; 1000 a directory) in an open version after 500 to warm up; R rounds. Prints
 # files/s and the daemon's CPU per file for every run, then the median of each arm and its ratio to
 # the first arm. The machine's speed drifts within minutes, so only arms alternated in one run compare.
 #
@@ -26,17 +26,21 @@ import os, sys, time
 from multiprocessing import Process
 root, n, processes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 data = b"x" * 99 + b"\n"
-def create(directory, count):
-    os.makedirs(directory, exist_ok=True)
+def create(directory, count):  # 1000 files a directory, as bench/scale.sh
     for i in range(count):
-        fd = os.open(f"{directory}/f{i:06d}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if i % 1000 == 0:
+            os.makedirs(f"{directory}/d{i // 1000:04d}", exist_ok=True)
+        fd = os.open(f"{directory}/d{i // 1000:04d}/f{i % 1000:04d}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.write(fd, data)
         os.close(fd)
 create(f"{root}/warm", 500)
 start = time.perf_counter()
-workers = [Process(target=create, args=(f"{root}/p{p}", n // processes)) for p in range(processes)]
-for worker in workers: worker.start()
-for worker in workers: worker.join()
+if processes == 1:
+    create(f"{root}/p0", n)
+else:
+    workers = [Process(target=create, args=(f"{root}/p{p}", n // processes)) for p in range(processes)]
+    for worker in workers: worker.start()
+    for worker in workers: worker.join()
 print(f"{n // processes * processes / (time.perf_counter() - start):.0f}")
 PY
 }
