@@ -43,12 +43,25 @@ struct BlobsAheadTests {
         }
     }
 
+    /// The spare blobs once the maker is idle: their count has not moved for half a second (a
+    /// fixed wait was too short on a busy machine, where the maker was still making the last refill).
+    static func settledSpareBlobs(_ fs: MountedFS) throws -> Int {
+        var last = try fs.spareBlobs()
+        var unchangedSince = Date()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, Date().timeIntervalSince(unchangedSince) < 0.5 {
+            usleep(100_000)
+            let now = try fs.spareBlobs()
+            if now != last { (last, unchangedSince) = (now, Date()) }
+        }
+        return last
+    }
+
     @Test func theMountAfterAKill9RemovesTheSpareBlobsAndKeepsEveryFile() throws {
         try withMount { fs in
             let v1 = try fs.makeVersion()
             try Shell.check("cd \(Shell.quote(v1))\n" + Self.script)
-            usleep(500_000)  // a refill the last creates asked for is done
-            let spare = try fs.spareBlobs()
+            let spare = try Self.settledSpareBlobs(fs)  // a refill the last creates asked for is done
             #expect(spare > 0, "blobs were made ahead")
             fs.kill9()
             try fs.start()
