@@ -90,23 +90,10 @@ final class RequestLoop: @unchecked Sendable {
     }
 
     /// Reads and serves requests until the file system goes away or the deputy replaced it.
-    /// Until `spin` has passed since the last request it asks the device with poll(2) without
-    /// waiting (a poll is not a read: /proc/<pid>/io counts only the requests); then it sleeps in
-    /// poll(2), the one thread waiting on the device.
     private func lead(term myTerm: UInt64, buffer: inout fuse_buf) {
         var readUntil = ContinuousClock.now + spin
         while true {
-            let sleeps = ContinuousClock.now >= readUntil
-            if sleeps { state.locked { leaderState = .sleeping } }
-            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            _ = poll(&entry, 1, sleeps ? -1 : 0)  // an error or hang-up shows in the read
-            if sleeps {
-                state.locked {
-                    leaderState = .reading
-                    state.signal(.deputy)
-                }
-            }
-            if entry.revents == 0 { continue }
+            guard requestWaiting(sleep: ContinuousClock.now >= readUntil) else { continue }
             let result = fuse_session_receive_buf(session, &buffer)
             if result > 0 {
                 state.locked {
@@ -126,6 +113,23 @@ final class RequestLoop: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    /// Whether the device has something to read (a request, or an error or hang-up that the read
+    /// reports). Without `sleep` it asks and returns at once (a poll is not a read: /proc/<pid>/io
+    /// counts only requests); with it, it sleeps in poll(2) as the one thread waiting on the
+    /// device, and wakes the deputy on its way out.
+    private func requestWaiting(sleep: Bool) -> Bool {
+        if sleep { state.locked { leaderState = .sleeping } }
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, sleep ? -1 : 0)
+        if sleep {
+            state.locked {
+                leaderState = .reading
+                state.signal(.deputy)
+            }
+        }
+        return entry.revents != 0
     }
 
     /// The deputy: while the leader serves, checks every `stallLimit` that it moved on to another

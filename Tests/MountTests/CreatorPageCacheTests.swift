@@ -11,16 +11,12 @@ import Testing
 
 @Suite("Page cache of files being created")
 struct CreatorPageCacheTests {
-    private func python(_ script: String, _ arguments: String...) throws -> String {
-        try Shell.check("python3 - \(arguments.map(Shell.quote).joined(separator: " ")) <<'PY'\n\(script)\nPY").stdout
-    }
-
     /// Mounts, runs `script` with the path of `file` in a new version as its argument, and hands
     /// `check` the script's output and that path.
     private func runOnFile(_ file: String, _ script: String, check: (_ output: String, _ path: String) throws -> Void) throws {
         try withMount { fs in
             let path = try fs.makeVersion() + "/" + file
-            try check(try python(script, path), path)
+            try check(try Shell.python(script, path), path)
         }
     }
 
@@ -41,10 +37,10 @@ struct CreatorPageCacheTests {
                 os.close(fd)
                 """
             let before = questions()
-            _ = try python(writeTwenty, v1 + "/created.txt", "\(O_WRONLY | O_CREAT | O_EXCL)")
+            _ = try Shell.python(writeTwenty, v1 + "/created.txt", "\(O_WRONLY | O_CREAT | O_EXCL)")
             usleep(200_000)
             #expect(questions() == before, "no question for the creator's writes")
-            _ = try python(writeTwenty, v1 + "/created.txt", "\(O_WRONLY | O_APPEND)")
+            _ = try Shell.python(writeTwenty, v1 + "/created.txt", "\(O_WRONLY | O_APPEND)")
             usleep(200_000)
             #expect(questions() >= before + 20, "one question per write through the page cache")
             #expect(try Shell.check("wc -l < \(Shell.quote(v1))/created.txt").stdout == "40\n")

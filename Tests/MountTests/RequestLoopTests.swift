@@ -6,23 +6,16 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct RequestLoopTests {
-    static func isRunning(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 }
-
     /// CPU seconds (user + system) the process has used so far.
     static func cpuSeconds(_ pid: pid_t) throws -> Double {
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else {
-            throw TestFailure("cannot read the CPU times in /proc/\(pid)/stat")
-        }
+        guard let fields = processStatFields(pid), fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12])
+        else { throw TestFailure("cannot read the CPU times in /proc/\(pid)/stat") }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     static func createFiles(_ directory: String, count: Int, tag: String) throws {
-        try Shell.check(
+        try Shell.python(
             """
-            python3 - \(Shell.quote(directory)) \(count) \(Shell.quote(tag)) <<'PY'
             import os, sys
             root, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
             os.makedirs(root, exist_ok=True)
@@ -30,8 +23,7 @@ import Testing
                 fd = os.open(f"{root}/f{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 os.write(fd, f"{tag} {i}\\n".encode())
                 os.close(fd)
-            PY
-            """)
+            """, directory, String(count), tag)
     }
 
     @Test func aFetchThatHangsDoesNotHoldUpOtherRequests() throws {
@@ -47,7 +39,7 @@ import Testing
             let cat = pid_t(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             usleep(500_000)
             let catErrors = (try? Sys.readText(scratch + "/err")) ?? ""
-            #expect(Self.isRunning(cat), "cat of a file only in a stopped bucket ended: \(catErrors)")
+            #expect(!processHasExited(cat), "cat of a file only in a stopped bucket ended: \(catErrors)")
 
             // Meanwhile the mount answers everything else at once.
             let begin = Date()
@@ -56,13 +48,13 @@ import Testing
             #expect(try Sys.readText(local + "/tree/f299") == "local 299\n")
             let took = Date().timeIntervalSince(begin)
             #expect(took < 5, "300 creates and a listing took \(took) s while a fetch hung")
-            #expect(Self.isRunning(cat), "the hung fetch ended before the bucket answered again")
+            #expect(!processHasExited(cat), "the hung fetch ended before the bucket answered again")
 
             // Once the bucket answers, the waiting read completes with the right bytes.
             server.resume()
             let deadline = Date().addingTimeInterval(60)
-            while Self.isRunning(cat), Date() < deadline { usleep(100_000) }
-            #expect(!Self.isRunning(cat), "cat still waits after the bucket answered again")
+            while !processHasExited(cat), Date() < deadline { usleep(100_000) }
+            #expect(processHasExited(cat), "cat still waits after the bucket answered again")
             try Shell.check("cmp \(Shell.quote(source))/big3.bin \(Shell.quote(scratch))/big3")
         }
     }
@@ -84,8 +76,12 @@ import Testing
         }
     }
 
-    @Test func fourProcessesAtOnceAreAllServed() throws {
-        try withOpenVersion { _, version in
+    /// With the default spin and with none (REQUEST_SPIN_MICROSECONDS=0: the reader sleeps after every request).
+    @Test(arguments: ["100", "0"]) func fourProcessesAtOnceAreAllServed(spin: String) throws {
+        try withMount(start: false) { fs in
+            fs.environmentOverrides = ["REQUEST_SPIN_MICROSECONDS": spin]
+            try fs.start()
+            let version = try fs.makeVersion()
             try Shell.check(
                 """
                 set -e

@@ -141,7 +141,14 @@ import Testing
 /// Whether `pid` has exited: gone, or a zombie its parent has not reaped yet.
 func processHasExited(_ pid: pid_t) -> Bool {
     if kill(pid, 0) != 0 { return errno == ESRCH }
+    guard let state = processStatFields(pid)?.first else { return true }
+    return state == "Z"
+}
+
+/// The fields of /proc/<pid>/stat after the command name (which is in parentheses and may hold
+/// spaces): the state first, user and system CPU ticks 12th and 13th; nil when the process is gone.
+func processStatFields(_ pid: pid_t) -> [Substring]? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")")
-    else { return true }
-    return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    else { return nil }
+    return stat[stat.index(after: close)...].split(separator: " ")
 }

@@ -70,7 +70,6 @@ final class StorageServerProcess {
 
     func stop() {
         guard pid > 0 else { return }
-        kill(pid, SIGCONT)
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)

@@ -99,6 +99,12 @@ enum Shell {
         return result
     }
 
+    /// Runs a Python script with `arguments` (quoted here); throws if it fails. Returns its output.
+    @discardableResult
+    static func python(_ script: String, _ arguments: String...) throws -> String {
+        try check("python3 - \(arguments.map(quote).joined(separator: " ")) <<'PY'\n\(script)\nPY").stdout
+    }
+
     /// Single-quotes `s` for bash.
     static func quote(_ s: String) -> String {
         "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
